@@ -1,0 +1,9 @@
+/* hyperd/hyperd.h: everything libhyperd offers, in one include. */
+#ifndef HYPERD_HYPERD_H
+#define HYPERD_HYPERD_H
+#include <hyperd/status.h>
+#include <hyperd/problem.h>
+#include <hyperd/oracle.h>
+#include <hyperd/maid.h>
+#include <hyperd/quadratic.h>
+#endif

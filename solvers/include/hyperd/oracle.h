@@ -1,0 +1,197 @@
+/* hyperd/oracle.h: the inexact oracle, and the seam where it is distributed.
+ *
+ * MAID (maid.h) never touches samples itself. It asks an oracle two
+ * questions (design/maid.md section 2):
+ *   evaluate(theta, eps, delta): solve every lower level to eps (warm from
+ *     the current points, which it updates), every adjoint to delta, and
+ *     return the hypergradient estimate z, its error bound omega and the
+ *     function-value sandwich f_lo <= f(theta) <= f_hi;
+ *   trials(theta_1..theta_n, eps): solve the lower levels at trial points
+ *     (warm from the last evaluate) and return their sandwiches; accept(k)
+ *     then makes trial k's solutions the warm starts.
+ *
+ * The serial oracle (hyd_serial_oracle_*) loops over the samples. A
+ * distributed oracle implements the same hyd_oracle_ops with the per-sample
+ * building blocks below (hyd_sample_*) on each rank and hyd_eval_reduce on
+ * the coordinator, so decisions and numbers do not depend on how samples
+ * are spread. */
+#ifndef HYPERD_ORACLE_H
+#define HYPERD_ORACLE_H
+
+#include <stddef.h>
+#include <hyperd/problem.h>
+#include <hyperd/status.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Lower-level solver used inside the oracle. */
+enum hyd_lower_method {
+  HYD_LOWER_FISTA = 0, /* Nesterov/FISTA with known mu, L and gradient restart */
+  HYD_LOWER_GD = 1,    /* gradient descent, step 1/L */
+  HYD_LOWER_GD_REFERENCE = 2 /* the reference code's loop (maid.md section 4) */
+};
+
+/* How omega is formed. */
+enum hyd_bound_kind {
+  HYD_BOUND_CERTIFIED = 0, /* maid.md section 2, with the achieved accuracies */
+  HYD_BOUND_REFERENCE = 1  /* the reference's proxy (maid.md section 4) */
+};
+
+/* Settings of the per-sample solves; plain data so that a distributed
+ * oracle can ship it as bytes. */
+typedef struct hyd_oracle_config {
+  int lower_method;        /* enum hyd_lower_method */
+  int bound;               /* enum hyd_bound_kind */
+  int lower_restart;       /* FISTA: gradient-based adaptive restart */
+  int cg_warm_start;       /* start CG from the previous adjoint */
+  long lower_max_iter;     /* cap per lower-level solve */
+  long cg_max_iter;        /* cap per CG solve */
+  double stop_scale;       /* reference GD: stop when ||grad h||/(s mu) < eps */
+} hyd_oracle_config;
+
+/* Default configuration (rigorous mode). */
+void hyd_oracle_config_default(hyd_oracle_config *cfg);
+
+/* Work done, in the paper's unit (iterations) and the reference's. */
+typedef struct hyd_cost {
+  double lower_iters;    /* lower-level iterations summed over samples */
+  double cg_iters;       /* CG iterations summed over samples */
+  double lower_batches;  /* per solve round, the largest per-sample count */
+  double cg_batches;
+  double lower_iters_ref; /* the reference's count (maid.md section 4) */
+  double evaluations;    /* oracle evaluate() calls */
+  double trials;         /* line-search trial points solved */
+  double capped_solves;  /* lower solves that stopped at their cap */
+} hyd_cost;
+
+void hyd_cost_add(hyd_cost *total, const hyd_cost *part);
+
+/* What one sample's evaluate produced. All doubles so that it travels as a
+ * flat array; hyd_eval_reduce combines them in sample order. */
+typedef struct hyd_sample_eval {
+  double g;           /* g_i(x_i) */
+  double grad_g_norm; /* ||grad g_i(x_i)|| */
+  double radius_lo;   /* g_i(x_i) - r_lo <= g_i(xhat_i) */
+  double radius_hi;   /* g_i(xhat_i) <= g_i(x_i) + r_hi */
+  double omega;       /* certified omega_i, achieved accuracies */
+  double eps_achieved;   /* ||grad h_i(x_i)|| / mu_i, bounds ||x_i - xhat_i|| */
+  double delta_achieved; /* CG residual norm */
+  double mu, Lg, norm_B, LB, LAinv;
+  double certified;   /* 1 if the constants are true bounds */
+  double cross_max;   /* reference bound: max_j |(B_i z)_j|, filled later */
+  double lower_iters, lower_iters_ref, cg_iters, capped;
+} hyd_sample_eval;
+
+/* One trial point's sandwich. */
+typedef struct hyd_sample_trial {
+  double g, grad_g_norm, radius_lo, radius_hi, eps_achieved;
+  double lower_iters, lower_iters_ref, capped;
+} hyd_sample_trial;
+
+/* The reduced result of evaluate. z is owned by the caller (n_theta). */
+typedef struct hyd_eval {
+  double *z;
+  double z_norm;
+  double omega;        /* the bound the method uses (kind per config) */
+  double omega_certified; /* section-2 bound, whatever the config */
+  double f_lo, f_hi;   /* sandwich of f(theta) */
+  double g;            /* (1/m) sum g_i(x_i) */
+  double grad_g_norm;  /* ||(1/m) (grad g_1, ..., grad g_m)|| */
+  double eps_achieved, delta_achieved; /* worst over samples */
+  int certified;       /* 1 if omega is a certified bound */
+  hyd_cost cost;       /* work of this call */
+} hyd_eval;
+
+typedef struct hyd_trial {
+  double f_lo, f_hi, g, grad_g_norm, eps_achieved;
+  hyd_cost cost;
+} hyd_trial;
+
+/* ---- per-sample building blocks (one object per sample) ---- */
+typedef struct hyd_sample hyd_sample;
+
+/* Creates sample `index` of `problem` with its cold start at theta0.
+ * The problem table is borrowed and must outlive the sample. `alloc` is
+ * copied (NULL: malloc). `n_slots` trial slots are allocated up front. */
+int hyd_sample_create(hyd_sample **out, const hyd_problem *problem,
+                      size_t index, const double *theta0, size_t n_slots,
+                      const hyd_allocator *alloc);
+void hyd_sample_destroy(hyd_sample *s);
+
+/* Lower solve at theta to eps, adjoint to delta, z_i = -B_i^T q_i into
+ * z_i[p] (not divided by m). Updates the warm starts. */
+int hyd_sample_evaluate(hyd_sample *s, const hyd_oracle_config *cfg,
+                        const double *theta, double eps, double delta,
+                        hyd_sample_eval *out, double *z_i);
+
+/* Reference bound only: out->cross_max = max_j |(B_i z)_j| at x_i. */
+int hyd_sample_cross_max(hyd_sample *s, const double *theta,
+                         const double *z, hyd_sample_eval *out);
+
+/* Lower solve at a trial point into `slot`, warm from the current point. */
+int hyd_sample_trial(hyd_sample *s, const hyd_oracle_config *cfg,
+                     const double *theta, double eps, size_t slot,
+                     hyd_sample_trial *out);
+
+/* Makes trial `slot` the current point. */
+int hyd_sample_accept(hyd_sample *s, size_t slot);
+
+/* Current lower-level point (borrowed; n_i doubles) and its dimension. */
+const double *hyd_sample_point(const hyd_sample *s);
+size_t hyd_sample_dim(const hyd_sample *s);
+/* Overwrites the current point and forgets the adjoint warm start
+ * (used when resuming from a checkpoint). */
+int hyd_sample_set_point(hyd_sample *s, const double *x);
+/* Text of the last failure of this sample, "" if none. */
+const char *hyd_sample_errmsg(const hyd_sample *s);
+
+/* Combines per-sample results in index order: z = (1/m) sum z_i (z_i
+ * stacked as m rows of p), sandwich, omega per cfg->bound. `eps`, `delta`
+ * are the requested accuracies (the reference bound uses them). */
+void hyd_eval_reduce(const hyd_oracle_config *cfg, size_t m, size_t p,
+                     const hyd_sample_eval *parts, const double *z_parts,
+                     double eps, double delta, hyd_eval *out);
+void hyd_trial_reduce(size_t m, const hyd_sample_trial *parts, hyd_trial *out);
+
+/* ---- the oracle interface MAID drives ---- */
+#define HYD_ORACLE_VERSION 1
+
+typedef struct hyd_oracle_ops {
+  int version; /* HYD_ORACLE_VERSION */
+  /* Called once from hyd_maid_setup with the effective configuration. */
+  int (*configure)(void *self, const hyd_oracle_config *cfg);
+  int (*evaluate)(void *self, const double *theta, double eps, double delta,
+                  hyd_eval *out);
+  /* Solves n trial points (n <= max_trials); thetas[k] has n_theta values. */
+  int (*trials)(void *self, size_t n, const double *const *thetas, double eps,
+                hyd_trial *out);
+  int (*accept)(void *self, size_t k);
+  /* How many trial points it solves at once for the price of one (>= 1). */
+  size_t (*max_trials)(void *self);
+  /* Warm starts for checkpoints: total length, copy out, copy in. */
+  size_t (*state_size)(void *self);
+  int (*save_state)(void *self, double *buf);
+  int (*load_state)(void *self, const double *buf);
+  /* Text of the last failure, "" if none. */
+  const char *(*errmsg)(void *self);
+} hyd_oracle_ops;
+
+typedef struct hyd_oracle {
+  const hyd_oracle_ops *ops;
+  void *self;
+} hyd_oracle;
+
+/* The serial oracle: all samples in this process, evaluated in a loop. */
+typedef struct hyd_serial_oracle hyd_serial_oracle;
+int hyd_serial_oracle_create(hyd_serial_oracle **out,
+                             const hyd_problem *problem,
+                             const double *theta0, const hyd_allocator *alloc);
+void hyd_serial_oracle_destroy(hyd_serial_oracle *o);
+hyd_oracle hyd_serial_oracle_as_oracle(hyd_serial_oracle *o);
+
+#ifdef __cplusplus
+}
+#endif
+#endif
