@@ -1,0 +1,99 @@
+/* hyperd/logistic.h: multinomial logistic regression without bias, with
+ * learned L2 weights (design/problems.md; constants derived in
+ * docs/problems.md).
+ *
+ * W in R^{d x C}, the lower-level variable x = W flattened row-major
+ * (x[j*C + c] = W_{jc}, j feature, c class). For sample (fold) i:
+ *
+ *   h_i(W) = (1/n_tr) sum_{r in train_i} CE(x_r^T W, y_r)
+ *            + 1/2 sum_{j,c} e^{theta_{group(j,c)}} W_{jc}^2
+ *   g_i(W) = (1/n_val) sum_{r in val_i} CE(x_r^T W, y_r)      (convex)
+ *
+ * CE(z, y) = log sum_c e^{z_c} - z_y. f = mean over folds of g_i: K-fold
+ * cross-validation, or one fold for a single train/validation split.
+ * The lower-level cold start is W = 0 (lower_start is NULL).
+ *
+ * Thread safety: callbacks for *different* folds may run concurrently; one
+ * fold must not be used by two threads at once (each fold caches the class
+ * probabilities of the last W it saw, so that the Hessian-vector products
+ * of a CG solve cost one pass over the data, not two). No callback
+ * allocates. */
+#ifndef HYPERD_LOGISTIC_H
+#define HYPERD_LOGISTIC_H
+
+#include <stddef.h>
+#include <hyperd/problem.h>
+#include <hyperd/status.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct hyd_logistic hyd_logistic;
+
+/* How theta is shared among the d*C weights. */
+enum hyd_logistic_grouping {
+  HYD_LOGISTIC_SCALAR = 0,      /* p = 1 */
+  HYD_LOGISTIC_PER_FEATURE = 1, /* p = d: row j of W */
+  HYD_LOGISTIC_PER_CLASS = 2,   /* p = C: column c of W */
+  HYD_LOGISTIC_PER_WEIGHT = 3   /* p = d*C: theta index j*C + c */
+};
+
+/* Creation flags. */
+enum hyd_logistic_flag {
+  /* Borrow X and labels instead of copying them (for large data such as
+   * Fashion-MNIST): they must then stay valid and unchanged until the
+   * object is destroyed. */
+  HYD_LOGISTIC_BORROW_DATA = 1u
+};
+
+/* One fold: 0-based row indices into X. The arrays are copied. */
+typedef struct hyd_logistic_fold {
+  const size_t *train;
+  size_t n_train;
+  const size_t *val;
+  size_t n_val;
+} hyd_logistic_fold;
+
+/* Number of hyperparameters for a grouping; 0 for an unknown grouping or
+ * an overflowing d*C. */
+size_t hyd_logistic_n_theta(int grouping, size_t d, size_t n_classes);
+
+/* Builds the problem. X: rows x d row-major; labels: rows values in
+ * [0, n_classes). X and labels are copied unless flags has
+ * HYD_LOGISTIC_BORROW_DATA; the folds' index arrays are always copied.
+ * Computes, per fold, certified upper bounds of lambda_max(X_S^T X_S) for
+ * the training and validation row sets S (Gram matrix of the smaller side,
+ * power iteration, then a Cholesky factorisation of tau I - G to certify
+ * tau): O(n min(n, d)^2) once.
+ * HYD_EINVAL: NULL pointer, zero size, n_classes < 2, label or index out of
+ * range, empty fold part, non-finite X, unknown grouping or flag, size
+ * overflow. HYD_ENOMEM: an allocation failed (nothing leaks, *out = NULL). */
+int hyd_logistic_create(hyd_logistic **out, size_t rows, size_t d,
+                        size_t n_classes, const double *X, const int *labels,
+                        size_t n_folds, const hyd_logistic_fold *folds,
+                        int grouping, unsigned flags,
+                        const hyd_allocator *alloc);
+
+/* Frees everything; accepts NULL. */
+void hyd_logistic_destroy(hyd_logistic *lr);
+
+/* The callback table (borrowed; valid until lr is destroyed).
+ * n_theta = hyd_logistic_n_theta(grouping, d, C), n_samples = n_folds,
+ * lower_dim = d*C, upper_convex = 1; cross_prod provided. Callbacks return
+ * HYD_EINVAL for a fold out of range or a theta with e^theta not a positive
+ * finite double. */
+const hyd_problem *hyd_logistic_problem(const hyd_logistic *lr);
+
+/* Mean cross-entropy and accuracy (fraction of rows whose largest logit,
+ * lowest index on ties, is the label) of W (d*C values) on the given rows
+ * of X (rows == NULL: all rows). For reporting test loss and accuracy.
+ * loss or accuracy may be NULL. Allocates n_classes doubles. */
+int hyd_logistic_evaluate(const hyd_logistic *lr, const double *W,
+                          const size_t *rows, size_t n_rows, double *loss,
+                          double *accuracy);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,696 @@
+/* Multinomial logistic regression with learned L2 (hyperd/logistic.h).
+ *
+ * Notation for one fold: n = n_train, x_r the rows, p_r = softmax(W^T x_r),
+ * S(p) = diag(p) - p p^T, e_g = e^{theta_g}, emin/emax over the groups.
+ *   grad h = (1/n) sum_r x_r (p_r - onehot(y_r))^T + e .* W
+ *   A V    = (1/n) sum_r x_r (S(p_r) V^T x_r)^T + e .* V
+ *   B      : column g = e_g * W restricted to group g  (n x p)
+ *   B^T q  = ( e_g sum_{k in g} W_k q_k )_g
+ *
+ * Constants (derivations, also in docs/problems.md):
+ *   mu    = emin: the cross-entropy Hessian is PSD (and singular: adding the
+ *           same vector to every class's column leaves the logits'
+ *           differences unchanged), so nothing better holds in general.
+ *   L     = lmax(X_tr^T X_tr)/(2n) + emax: S(p) <= I/2 (Gershgorin: row c
+ *           has centre p_c(1-p_c) and radius p_c(1-p_c), sum <= 1/2), so the
+ *           CE Hessian <= (1/(2n)) sum_r x_r x_r^T (x) I.
+ *   Lg    = lmax(X_val^T X_val)/(2 n_val), same argument.
+ *   ||B|| = max_g e_g ||W_g||: the columns of B have disjoint supports, so
+ *           they are orthogonal and the norm is the largest column norm.
+ *   LB    = emax: B is linear in W, (B(W) - B(W')) has columns
+ *           e_g (W - W')_g, norm max_g e_g ||(W - W')_g|| <= emax ||W - W'||.
+ *   LA    = (1/(sqrt(2) n)) sum_r ||x_r||^3: for z -> S(softmax(z)),
+ *           d/dt v^T S(z + t u) v = E_p[(u - E_p u)(v - E_p v)^2], at most
+ *           max_c |u_c - E_p u| Var_p(v) <= sqrt(2)||u|| * ||v||^2/2, so
+ *           ||S(p) - S(p')|| <= ||z - z'||/sqrt(2); with
+ *           ||z_r - z'_r|| <= ||x_r|| ||W - W'||_F and
+ *           ||(x x^T) (x) M|| = ||x||^2 ||M||, summing gives LA.
+ *   LAinv = LA / emin^2  (A^{-1} - A'^{-1} = A^{-1} (A' - A) A'^{-1}).
+ *
+ * lmax(X_S^T X_S) is certified, not estimated: power iteration gives an
+ * estimate tau, and a successful Cholesky factorisation of tau I - G proves
+ * tau >= lmax (tau grows geometrically until it succeeds, capped by the
+ * Gershgorin bound). */
+#include <math.h>
+#include <stdint.h>
+#include <string.h>
+
+#include <hyperd/logistic.h>
+
+#include "internal.h"
+
+/* Relative inflation of the certified lambda_max, covering rounding in the
+ * Gram matrix and in the Cholesky test (both O(k * 2^-53) relative). */
+#define LR_LMAX_SAFETY (1.0 + 1e-8)
+#define LR_POWER_ITERS 500
+#define LR_CHOLESKY_TRIES 200
+
+typedef struct lr_fold {
+  size_t *train, *val;
+  size_t n_train, n_val;
+  double lmax_train, lmax_val; /* certified upper bounds */
+  double cube_sum;             /* sum over train rows of ||x_r||^3 */
+  double *P;                   /* n_train x C probabilities at W_cache */
+  double *W_cache;             /* d*C: the W that P belongs to */
+  int cache_valid;
+  double *z;                   /* C scratch */
+  double *th;                  /* 2p scratch: e^theta, per-group sums */
+} lr_fold;
+
+struct hyd_logistic {
+  hyd_problem problem;
+  hyd_allocator alloc;
+  size_t rows, d, C, n, p, K;
+  int grouping;
+  int owns_data;
+  const double *X;
+  const int *labels;
+  double *X_own;
+  int *labels_own;
+  lr_fold *folds;
+};
+
+size_t hyd_logistic_n_theta(int grouping, size_t d, size_t n_classes)
+{
+  switch (grouping) {
+  case HYD_LOGISTIC_SCALAR:
+    return 1;
+  case HYD_LOGISTIC_PER_FEATURE:
+    return d;
+  case HYD_LOGISTIC_PER_CLASS:
+    return n_classes;
+  case HYD_LOGISTIC_PER_WEIGHT:
+    return (n_classes != 0 && d > SIZE_MAX / n_classes) ? 0 : d * n_classes;
+  default:
+    return 0;
+  }
+}
+
+static size_t group_of(const hyd_logistic *lr, size_t j, size_t c)
+{
+  switch (lr->grouping) {
+  case HYD_LOGISTIC_SCALAR:
+    return 0;
+  case HYD_LOGISTIC_PER_FEATURE:
+    return j;
+  case HYD_LOGISTIC_PER_CLASS:
+    return c;
+  default:
+    return j * lr->C + c;
+  }
+}
+
+/* ---- data kernels ---- */
+
+/* z = W^T x; returns log sum exp(z), stable. */
+static double logits(size_t d, size_t C, const double *x, const double *W,
+                     double *z)
+{
+  for (size_t c = 0; c < C; c++)
+    z[c] = 0.0;
+  for (size_t j = 0; j < d; j++) {
+    double xj = x[j];
+    const double *Wj = W + j * C;
+    for (size_t c = 0; c < C; c++)
+      z[c] += xj * Wj[c];
+  }
+  double m = z[0];
+  for (size_t c = 1; c < C; c++)
+    if (z[c] > m)
+      m = z[c];
+  double s = 0.0;
+  for (size_t c = 0; c < C; c++)
+    s += exp(z[c] - m);
+  return m + log(s);
+}
+
+/* out[j*C + c] += x_j r_c */
+static void rank1_add(size_t d, size_t C, const double *x, const double *r,
+                      double *out)
+{
+  for (size_t j = 0; j < d; j++) {
+    double xj = x[j];
+    double *oj = out + j * C;
+    for (size_t c = 0; c < C; c++)
+      oj[c] += xj * r[c];
+  }
+}
+
+/* Mean CE over a row set; if grad, also its gradient (overwritten); if P,
+ * stores the probabilities row by row. z: C scratch. */
+static double ce_pass(const hyd_logistic *lr, const size_t *idx, size_t n,
+                      const double *W, double *z, double *P, double *grad)
+{
+  size_t d = lr->d, C = lr->C;
+  double inv_n = 1.0 / (double)n;
+  double loss = 0.0;
+  if (grad)
+    memset(grad, 0, d * C * sizeof *grad);
+  for (size_t i = 0; i < n; i++) {
+    const double *x = lr->X + idx[i] * d;
+    size_t y = (size_t)lr->labels[idx[i]];
+    double lse = logits(d, C, x, W, z);
+    loss += lse - z[y];
+    for (size_t c = 0; c < C; c++)
+      z[c] = exp(z[c] - lse);
+    if (P)
+      memcpy(P + i * C, z, C * sizeof *z);
+    if (grad) {
+      z[y] -= 1.0;
+      for (size_t c = 0; c < C; c++)
+        z[c] *= inv_n;
+      rank1_add(d, C, x, z, grad);
+    }
+  }
+  return loss * inv_n;
+}
+
+/* e^theta into f->th[0..p); HYD_EINVAL if one is not a positive finite
+ * double (the problem needs mu = min e^theta > 0). */
+static int lr_exp_theta(const hyd_logistic *lr, const double *theta,
+                        double *e)
+{
+  if (!theta)
+    return HYD_EINVAL;
+  for (size_t g = 0; g < lr->p; g++) {
+    e[g] = exp(theta[g]);
+    if (!(isfinite(e[g]) && e[g] > 0.0))
+      return HYD_EINVAL;
+  }
+  return HYD_OK;
+}
+
+/* out[k] += e_{group(k)} * V[k] */
+static void add_penalty(const hyd_logistic *lr, const double *e,
+                        const double *V, double *out)
+{
+  size_t d = lr->d, C = lr->C;
+  for (size_t j = 0; j < d; j++)
+    for (size_t c = 0; c < C; c++)
+      out[j * C + c] += e[group_of(lr, j, c)] * V[j * C + c];
+}
+
+/* ---- callbacks ---- */
+
+/* Common entry of the callbacks: the object, the fold, a check that the
+ * three arrays the callback needs exist and, if theta is wanted, e^theta in
+ * the fold's scratch. */
+static int lr_enter(void *ctx, size_t sample, int want_theta,
+                    const double *theta, const void *a, const void *b,
+                    const void *c, hyd_logistic **lr, lr_fold **f)
+{
+  *lr = ctx;
+  if (sample >= (*lr)->K || !a || !b || !c)
+    return HYD_EINVAL;
+  *f = &(*lr)->folds[sample];
+  return want_theta ? lr_exp_theta(*lr, theta, (*f)->th) : HYD_OK;
+}
+
+static size_t lr_lower_dim(void *ctx, size_t sample)
+{
+  const hyd_logistic *lr = ctx;
+  return sample < lr->K ? lr->n : 0;
+}
+
+static int lr_lower_grad(void *ctx, size_t sample, const double *theta,
+                         const double *W, double *value, double *grad)
+{
+  hyd_logistic *lr;
+  lr_fold *f;
+  int st = lr_enter(ctx, sample, 1, theta, W, grad, W, &lr, &f);
+  if (st)
+    return st;
+  double loss = ce_pass(lr, f->train, f->n_train, W, f->z, f->P, grad);
+  memcpy(f->W_cache, W, lr->n * sizeof *W);
+  f->cache_valid = 1;
+  add_penalty(lr, f->th, W, grad);
+  if (value) {
+    double pen = 0.0;
+    for (size_t j = 0; j < lr->d; j++)
+      for (size_t c = 0; c < lr->C; c++) {
+        double w = W[j * lr->C + c];
+        pen += f->th[group_of(lr, j, c)] * w * w;
+      }
+    *value = loss + 0.5 * pen;
+  }
+  return HYD_OK;
+}
+
+/* Makes f->P the probabilities at W (one data pass unless cached). The
+ * cache key is the exact bit pattern of W. */
+static void lr_ensure_probs(hyd_logistic *lr, lr_fold *f, const double *W)
+{
+  if (f->cache_valid && memcmp(f->W_cache, W, lr->n * sizeof *W) == 0)
+    return;
+  ce_pass(lr, f->train, f->n_train, W, f->z, f->P, NULL);
+  memcpy(f->W_cache, W, lr->n * sizeof *W);
+  f->cache_valid = 1;
+}
+
+static int lr_lower_hvp(void *ctx, size_t sample, const double *theta,
+                        const double *W, const double *V, double *out)
+{
+  hyd_logistic *lr;
+  lr_fold *f;
+  int st = lr_enter(ctx, sample, 1, theta, W, V, out, &lr, &f);
+  if (st)
+    return st;
+  lr_ensure_probs(lr, f, W);
+  size_t d = lr->d, C = lr->C;
+  double inv_n = 1.0 / (double)f->n_train;
+  double *u = f->z;
+  memset(out, 0, lr->n * sizeof *out);
+  for (size_t i = 0; i < f->n_train; i++) {
+    const double *x = lr->X + f->train[i] * d;
+    const double *pr = f->P + i * C;
+    for (size_t c = 0; c < C; c++)
+      u[c] = 0.0;
+    for (size_t j = 0; j < d; j++) {
+      double xj = x[j];
+      const double *Vj = V + j * C;
+      for (size_t c = 0; c < C; c++)
+        u[c] += xj * Vj[c];
+    }
+    double pu = 0.0;
+    for (size_t c = 0; c < C; c++)
+      pu += pr[c] * u[c];
+    for (size_t c = 0; c < C; c++)
+      u[c] = pr[c] * (u[c] - pu) * inv_n;
+    rank1_add(d, C, x, u, out);
+  }
+  add_penalty(lr, f->th, V, out);
+  return HYD_OK;
+}
+
+static int lr_cross_tprod(void *ctx, size_t sample, const double *theta,
+                          const double *W, const double *q, double *out)
+{
+  hyd_logistic *lr;
+  lr_fold *f;
+  int st = lr_enter(ctx, sample, 1, theta, W, q, out, &lr, &f);
+  if (st)
+    return st;
+  memset(out, 0, lr->p * sizeof *out);
+  for (size_t j = 0; j < lr->d; j++)
+    for (size_t c = 0; c < lr->C; c++) {
+      size_t k = j * lr->C + c;
+      out[group_of(lr, j, c)] += W[k] * q[k];
+    }
+  for (size_t g = 0; g < lr->p; g++)
+    out[g] *= f->th[g];
+  return HYD_OK;
+}
+
+static int lr_cross_prod(void *ctx, size_t sample, const double *theta,
+                         const double *W, const double *v, double *out)
+{
+  hyd_logistic *lr;
+  lr_fold *f;
+  int st = lr_enter(ctx, sample, 1, theta, W, v, out, &lr, &f);
+  if (st)
+    return st;
+  for (size_t j = 0; j < lr->d; j++)
+    for (size_t c = 0; c < lr->C; c++) {
+      size_t g = group_of(lr, j, c);
+      out[j * lr->C + c] = f->th[g] * W[j * lr->C + c] * v[g];
+    }
+  return HYD_OK;
+}
+
+static int lr_upper(void *ctx, size_t sample, const double *W, double *value,
+                    double *grad)
+{
+  hyd_logistic *lr;
+  lr_fold *f;
+  int st = lr_enter(ctx, sample, 0, NULL, W, value, W, &lr, &f);
+  if (st)
+    return st;
+  *value = ce_pass(lr, f->val, f->n_val, W, f->z, NULL, grad);
+  return HYD_OK;
+}
+
+static int lr_constants(void *ctx, size_t sample, const double *theta,
+                        const double *W, hyd_constants *out)
+{
+  hyd_logistic *lr;
+  lr_fold *f;
+  int st = lr_enter(ctx, sample, 1, theta, W, out, W, &lr, &f);
+  if (st)
+    return st;
+  double *e = f->th, *sq = f->th + lr->p;
+  double emin = e[0], emax = e[0];
+  for (size_t g = 1; g < lr->p; g++) {
+    emin = e[g] < emin ? e[g] : emin;
+    emax = e[g] > emax ? e[g] : emax;
+  }
+  memset(sq, 0, lr->p * sizeof *sq);
+  for (size_t j = 0; j < lr->d; j++)
+    for (size_t c = 0; c < lr->C; c++) {
+      double w = W[j * lr->C + c];
+      sq[group_of(lr, j, c)] += w * w;
+    }
+  double nb = 0.0;
+  for (size_t g = 0; g < lr->p; g++) {
+    double v = e[g] * sqrt(sq[g]);
+    nb = v > nb ? v : nb;
+  }
+  double n_tr = (double)f->n_train;
+  double LA = f->cube_sum / (sqrt(2.0) * n_tr);
+  out->mu = emin;
+  out->L = f->lmax_train / (2.0 * n_tr) + emax;
+  out->Lg = f->lmax_val / (2.0 * (double)f->n_val);
+  out->norm_B = nb * (1.0 + 1e-12); /* covers rounding of the sums */
+  out->LB = emax;
+  out->LAinv = LA / (emin * emin);
+  out->certified = 1;
+  if (!(isfinite(out->L) && isfinite(out->norm_B) && isfinite(out->LAinv)))
+    return HYD_ENONFINITE;
+  return HYD_OK;
+}
+
+/* ---- certified lambda_max of a Gram matrix ---- */
+
+/* Cholesky of tau I - G (k x k, full storage) in work; 1 if it succeeds
+ * with positive pivots, which proves tau I - G is positive definite. */
+static int cholesky_ok(size_t k, const double *G, double tau, double *work)
+{
+  for (size_t a = 0; a < k; a++)
+    for (size_t b = 0; b <= a; b++)
+      work[a * k + b] = (a == b ? tau : 0.0) - G[a * k + b];
+  for (size_t j = 0; j < k; j++) {
+    double *Lj = work + j * k;
+    double diag = Lj[j];
+    for (size_t t = 0; t < j; t++)
+      diag -= Lj[t] * Lj[t];
+    if (!(diag > 0.0))
+      return 0;
+    diag = sqrt(diag);
+    Lj[j] = diag;
+    for (size_t a = j + 1; a < k; a++) {
+      double *La = work + a * k;
+      double s = La[j];
+      for (size_t t = 0; t < j; t++)
+        s -= La[t] * Lj[t];
+      La[j] = s / diag;
+    }
+  }
+  return 1;
+}
+
+/* Upper bound of lambda_max(G), G symmetric PSD k x k. work: k*k + 2k. */
+static double lmax_certified(size_t k, const double *G, double *work)
+{
+  double *v = work + k * k, *w = v + k;
+  double gersh = 0.0;
+  for (size_t a = 0; a < k; a++) {
+    double s = 0.0;
+    for (size_t b = 0; b < k; b++)
+      s += fabs(G[a * k + b]);
+    gersh = s > gersh ? s : gersh;
+  }
+  if (gersh == 0.0)
+    return 0.0;
+  /* deterministic, not orthogonal to a dominant eigenvector in practice */
+  for (size_t a = 0; a < k; a++)
+    v[a] = 1.0 + 0.1 * (double)(a % 7);
+  double rho = 0.0;
+  for (int it = 0; it < LR_POWER_ITERS; it++) {
+    double nv = 0.0;
+    for (size_t a = 0; a < k; a++)
+      nv += v[a] * v[a];
+    nv = sqrt(nv);
+    for (size_t a = 0; a < k; a++)
+      v[a] /= nv;
+    double r = 0.0;
+    for (size_t a = 0; a < k; a++) {
+      double s = 0.0;
+      for (size_t b = 0; b < k; b++)
+        s += G[a * k + b] * v[b];
+      w[a] = s;
+      r += v[a] * s;
+    }
+    memcpy(v, w, k * sizeof *v);
+    if (it > 0 && fabs(r - rho) <= 1e-12 * r) {
+      rho = r;
+      break;
+    }
+    rho = r;
+  }
+  double tau = rho * (1.0 + 1e-9) + 1e-300;
+  for (int t = 0; t < LR_CHOLESKY_TRIES && tau < gersh; t++) {
+    if (cholesky_ok(k, G, tau, work))
+      return tau * LR_LMAX_SAFETY;
+    tau *= 1.0 + 1e-4 * (double)(1u << (t < 16 ? t : 16));
+  }
+  return gersh * LR_LMAX_SAFETY;
+}
+
+/* Certified lambda_max(X_S^T X_S) for the row set S (idx, n): the Gram
+ * matrix of the smaller side has the same nonzero spectrum. */
+static int lmax_rows(const hyd_logistic *lr, const size_t *idx, size_t n,
+                     double *out)
+{
+  const hyd_allocator *a = &lr->alloc;
+  size_t d = lr->d, k = n < d ? n : d;
+  if (k > SIZE_MAX / k - 2)
+    return HYD_EINVAL;
+  double *G = hyd_alloc_array(a, k * k, sizeof(double));
+  double *work = hyd_alloc_array(a, k * k + 2 * k, sizeof(double));
+  if (!G || !work) {
+    hyd_free(a, G);
+    hyd_free(a, work);
+    return HYD_ENOMEM;
+  }
+  memset(G, 0, k * k * sizeof *G);
+  if (n >= d) {
+    for (size_t i = 0; i < n; i++) {
+      const double *x = lr->X + idx[i] * d;
+      for (size_t r = 0; r < d; r++) {
+        double xr = x[r];
+        double *Gr = G + r * d;
+        for (size_t c = r; c < d; c++)
+          Gr[c] += xr * x[c];
+      }
+    }
+  } else {
+    for (size_t i = 0; i < n; i++)
+      for (size_t j = i; j < n; j++) {
+        const double *xi = lr->X + idx[i] * d, *xj = lr->X + idx[j] * d;
+        double s = 0.0;
+        for (size_t t = 0; t < d; t++)
+          s += xi[t] * xj[t];
+        G[i * k + j] = s;
+      }
+  }
+  for (size_t r = 0; r < k; r++)
+    for (size_t c = 0; c < r; c++)
+      G[r * k + c] = G[c * k + r];
+  *out = lmax_certified(k, G, work);
+  hyd_free(a, G);
+  hyd_free(a, work);
+  return HYD_OK;
+}
+
+/* ---- lifecycle ---- */
+
+static int check_indices(const size_t *idx, size_t n, size_t rows)
+{
+  if (!idx || n == 0)
+    return 0;
+  for (size_t i = 0; i < n; i++)
+    if (idx[i] >= rows)
+      return 0;
+  return 1;
+}
+
+static int fold_init(hyd_logistic *lr, lr_fold *f,
+                     const hyd_logistic_fold *src)
+{
+  const hyd_allocator *a = &lr->alloc;
+  f->n_train = src->n_train;
+  f->n_val = src->n_val;
+  f->train = hyd_alloc_array(a, src->n_train, sizeof(size_t));
+  f->val = hyd_alloc_array(a, src->n_val, sizeof(size_t));
+  f->P = hyd_alloc_array(a, src->n_train, lr->C * sizeof(double));
+  f->W_cache = hyd_alloc_array(a, lr->n, sizeof(double));
+  f->z = hyd_alloc_array(a, lr->C, sizeof(double));
+  f->th = hyd_alloc_array(a, lr->p, 2 * sizeof(double));
+  if (!f->train || !f->val || !f->P || !f->W_cache || !f->z || !f->th)
+    return HYD_ENOMEM;
+  memcpy(f->train, src->train, src->n_train * sizeof(size_t));
+  memcpy(f->val, src->val, src->n_val * sizeof(size_t));
+  f->cube_sum = 0.0;
+  for (size_t i = 0; i < f->n_train; i++) {
+    const double *x = lr->X + f->train[i] * lr->d;
+    double s = 0.0;
+    for (size_t j = 0; j < lr->d; j++)
+      s += x[j] * x[j];
+    f->cube_sum += s * sqrt(s);
+  }
+  int st = lmax_rows(lr, f->train, f->n_train, &f->lmax_train);
+  if (st == HYD_OK)
+    st = lmax_rows(lr, f->val, f->n_val, &f->lmax_val);
+  return st;
+}
+
+static int validate(size_t rows, size_t d, size_t C, const double *X,
+                    const int *labels, size_t K,
+                    const hyd_logistic_fold *folds, int grouping,
+                    unsigned flags)
+{
+  if (!X || !labels || !folds || rows == 0 || d == 0 || C < 2 || K == 0 ||
+      (flags & ~(unsigned)HYD_LOGISTIC_BORROW_DATA) ||
+      hyd_logistic_n_theta(grouping, d, C) == 0 || d > SIZE_MAX / C ||
+      rows > SIZE_MAX / d || C > (size_t)INT32_MAX)
+    return HYD_EINVAL;
+  for (size_t i = 0; i < rows; i++)
+    if (labels[i] < 0 || (size_t)labels[i] >= C)
+      return HYD_EINVAL;
+  for (size_t i = 0; i < rows * d; i++)
+    if (!isfinite(X[i]))
+      return HYD_EINVAL;
+  for (size_t k = 0; k < K; k++)
+    if (!check_indices(folds[k].train, folds[k].n_train, rows) ||
+        !check_indices(folds[k].val, folds[k].n_val, rows) ||
+        folds[k].n_train > SIZE_MAX / C / sizeof(double))
+      return HYD_EINVAL;
+  return HYD_OK;
+}
+
+int hyd_logistic_create(hyd_logistic **out, size_t rows, size_t d,
+                        size_t n_classes, const double *X, const int *labels,
+                        size_t n_folds, const hyd_logistic_fold *folds,
+                        int grouping, unsigned flags,
+                        const hyd_allocator *alloc)
+{
+  if (!out)
+    return HYD_EINVAL;
+  *out = NULL;
+  int st = validate(rows, d, n_classes, X, labels, n_folds, folds, grouping,
+                    flags);
+  if (st)
+    return st;
+  hyd_allocator a;
+  hyd_allocator_init(&a, alloc);
+  hyd_logistic *lr = a.alloc(a.user, sizeof *lr);
+  if (!lr)
+    return HYD_ENOMEM;
+  memset(lr, 0, sizeof *lr);
+  lr->alloc = a;
+  lr->rows = rows;
+  lr->d = d;
+  lr->C = n_classes;
+  lr->n = d * n_classes;
+  lr->p = hyd_logistic_n_theta(grouping, d, n_classes);
+  lr->grouping = grouping;
+  lr->K = n_folds;
+  lr->folds = hyd_alloc_array(&a, n_folds, sizeof *lr->folds);
+  if (!lr->folds) {
+    hyd_logistic_destroy(lr);
+    return HYD_ENOMEM;
+  }
+  memset(lr->folds, 0, n_folds * sizeof *lr->folds);
+  if (flags & HYD_LOGISTIC_BORROW_DATA) {
+    lr->X = X;
+    lr->labels = labels;
+  } else {
+    lr->X_own = hyd_alloc_array(&a, rows * d, sizeof(double));
+    lr->labels_own = hyd_alloc_array(&a, rows, sizeof(int));
+    if (!lr->X_own || !lr->labels_own) {
+      hyd_logistic_destroy(lr);
+      return HYD_ENOMEM;
+    }
+    memcpy(lr->X_own, X, rows * d * sizeof(double));
+    memcpy(lr->labels_own, labels, rows * sizeof(int));
+    lr->X = lr->X_own;
+    lr->labels = lr->labels_own;
+  }
+  for (size_t k = 0; k < n_folds; k++) {
+    st = fold_init(lr, &lr->folds[k], &folds[k]);
+    if (st) {
+      hyd_logistic_destroy(lr);
+      return st;
+    }
+  }
+  hyd_problem *p = &lr->problem;
+  p->version = HYD_PROBLEM_VERSION;
+  p->n_theta = lr->p;
+  p->n_samples = n_folds;
+  p->upper_convex = 1;
+  p->ctx = lr;
+  p->lower_dim = lr_lower_dim;
+  p->lower_start = NULL;
+  p->lower_grad = lr_lower_grad;
+  p->lower_hvp = lr_lower_hvp;
+  p->cross_tprod = lr_cross_tprod;
+  p->cross_prod = lr_cross_prod;
+  p->upper = lr_upper;
+  p->constants = lr_constants;
+  *out = lr;
+  return HYD_OK;
+}
+
+void hyd_logistic_destroy(hyd_logistic *lr)
+{
+  if (!lr)
+    return;
+  hyd_allocator a = lr->alloc;
+  if (lr->folds) {
+    for (size_t k = 0; k < lr->K; k++) {
+      lr_fold *f = &lr->folds[k];
+      hyd_free(&a, f->train);
+      hyd_free(&a, f->val);
+      hyd_free(&a, f->P);
+      hyd_free(&a, f->W_cache);
+      hyd_free(&a, f->z);
+      hyd_free(&a, f->th);
+    }
+    hyd_free(&a, lr->folds);
+  }
+  hyd_free(&a, lr->X_own);
+  hyd_free(&a, lr->labels_own);
+  a.release(a.user, lr);
+}
+
+const hyd_problem *hyd_logistic_problem(const hyd_logistic *lr)
+{
+  return lr ? &lr->problem : NULL;
+}
+
+int hyd_logistic_evaluate(const hyd_logistic *lr, const double *W,
+                          const size_t *rows, size_t n_rows, double *loss,
+                          double *accuracy)
+{
+  if (!lr || !W)
+    return HYD_EINVAL;
+  if (!rows)
+    n_rows = lr->rows;
+  else if (!check_indices(rows, n_rows, lr->rows))
+    return HYD_EINVAL;
+  if (n_rows == 0)
+    return HYD_EINVAL;
+  double *z = hyd_alloc_array(&lr->alloc, lr->C, sizeof(double));
+  if (!z)
+    return HYD_ENOMEM;
+  double sum = 0.0;
+  size_t correct = 0;
+  for (size_t i = 0; i < n_rows; i++) {
+    size_t r = rows ? rows[i] : i;
+    size_t y = (size_t)lr->labels[r];
+    double lse = logits(lr->d, lr->C, lr->X + r * lr->d, W, z);
+    sum += lse - z[y];
+    size_t best = 0;
+    for (size_t c = 1; c < lr->C; c++)
+      if (z[c] > z[best])
+        best = c;
+    correct += (best == y);
+  }
+  hyd_free(&lr->alloc, z);
+  if (!isfinite(sum))
+    return HYD_ENONFINITE;
+  if (loss)
+    *loss = sum / (double)n_rows;
+  if (accuracy)
+    *accuracy = (double)correct / (double)n_rows;
+  return HYD_OK;
+}

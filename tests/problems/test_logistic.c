@@ -1,0 +1,639 @@
+/* Multinomial logistic regression: derivatives against finite differences
+ * for every grouping, constants against the true quantities, the
+ * probability cache, evaluate, error paths, and the digits baseline. */
+#include <criterion/criterion.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <hyperd/logistic.h>
+#include <hyperd/problem.h>
+
+#include "common.h"
+
+#define ROWS 40
+#define D 4
+#define C 3
+#define NW (D * C)
+
+typedef struct lr_fixture {
+  double X[ROWS * D];
+  int y[ROWS];
+  size_t tr0[25], va0[15], tr1[25], va1[15];
+  hyd_logistic_fold folds[2];
+} lr_fixture;
+
+static void make_data(lr_fixture *fx, unsigned long long seed)
+{
+  test_rng r;
+  rng_seed(&r, seed);
+  double Wt[NW];
+  rng_fill(&r, NW, -1.5, 1.5, Wt);
+  for (size_t i = 0; i < ROWS; i++) {
+    double best = -INFINITY;
+    for (size_t j = 0; j < D; j++)
+      fx->X[i * D + j] = rng_normal(&r);
+    for (size_t c = 0; c < C; c++) {
+      double z = rng_normal(&r);
+      for (size_t j = 0; j < D; j++)
+        z += fx->X[i * D + j] * Wt[j * C + c];
+      if (z > best) {
+        best = z;
+        fx->y[i] = (int)c;
+      }
+    }
+  }
+  for (size_t i = 0; i < 25; i++) {
+    fx->tr0[i] = i;
+    fx->tr1[i] = 15 + i;
+  }
+  for (size_t i = 0; i < 15; i++) {
+    fx->va0[i] = 25 + i;
+    fx->va1[i] = i;
+  }
+  hyd_logistic_fold f0 = {fx->tr0, 25, fx->va0, 15};
+  hyd_logistic_fold f1 = {fx->tr1, 25, fx->va1, 15};
+  fx->folds[0] = f0;
+  fx->folds[1] = f1;
+}
+
+static hyd_logistic *make_lr(lr_fixture *fx, int grouping)
+{
+  hyd_logistic *lr = NULL;
+  cr_assert_eq(hyd_logistic_create(&lr, ROWS, D, C, fx->X, fx->y, 2,
+                                   fx->folds, grouping, 0, NULL),
+               HYD_OK);
+  return lr;
+}
+
+static const int groupings[4] = {HYD_LOGISTIC_SCALAR,
+                                 HYD_LOGISTIC_PER_FEATURE,
+                                 HYD_LOGISTIC_PER_CLASS,
+                                 HYD_LOGISTIC_PER_WEIGHT};
+static const size_t n_thetas[4] = {1, D, C, NW};
+
+/* LA of the fold (independent recomputation of the documented bound). */
+static double fold_LA(const lr_fixture *fx, const size_t *rows, size_t n)
+{
+  double s = 0.0;
+  for (size_t i = 0; i < n; i++) {
+    double q = 0.0;
+    for (size_t j = 0; j < D; j++)
+      q += fx->X[rows[i] * D + j] * fx->X[rows[i] * D + j];
+    s += q * sqrt(q);
+  }
+  return s / (sqrt(2.0) * (double)n);
+}
+
+Test(logistic, table_is_valid)
+{
+  lr_fixture fx;
+  make_data(&fx, 1);
+  for (int k = 0; k < 4; k++) {
+    hyd_logistic *lr = make_lr(&fx, groupings[k]);
+    const hyd_problem *p = hyd_logistic_problem(lr);
+    cr_assert_eq(hyd_problem_check(p), HYD_OK);
+    cr_assert_eq(p->n_theta, n_thetas[k]);
+    cr_assert_eq(hyd_logistic_n_theta(groupings[k], D, C), n_thetas[k]);
+    cr_assert_eq(p->n_samples, 2);
+    cr_assert_eq(p->upper_convex, 1);
+    cr_assert_eq(p->lower_dim(p->ctx, 1), NW);
+    cr_assert_eq(p->lower_dim(p->ctx, 2), 0);
+    hyd_logistic_destroy(lr);
+  }
+  cr_assert_eq(hyd_logistic_n_theta(7, D, C), 0);
+  cr_assert_eq(hyd_logistic_n_theta(HYD_LOGISTIC_PER_WEIGHT, (size_t)-1, 2),
+               0);
+}
+
+/* h at a point against the formula written out directly. */
+Test(logistic, value_matches_formula)
+{
+  lr_fixture fx;
+  make_data(&fx, 2);
+  hyd_logistic *lr = make_lr(&fx, HYD_LOGISTIC_PER_CLASS);
+  const hyd_problem *p = hyd_logistic_problem(lr);
+  test_rng r;
+  rng_seed(&r, 3);
+  double W[NW], th[C] = {-1.0, 0.0, 0.5};
+  rng_fill(&r, NW, -1.0, 1.0, W);
+  double ce = 0.0;
+  for (size_t i = 0; i < 25; i++) {
+    const double *x = fx.X + fx.tr1[i] * D;
+    double z[C], m = -INFINITY, s = 0.0;
+    for (size_t c = 0; c < C; c++) {
+      z[c] = 0.0;
+      for (size_t j = 0; j < D; j++)
+        z[c] += x[j] * W[j * C + c];
+      m = fmax(m, z[c]);
+    }
+    for (size_t c = 0; c < C; c++)
+      s += exp(z[c] - m);
+    ce += m + log(s) - z[fx.y[fx.tr1[i]]];
+  }
+  double pen = 0.0;
+  for (size_t j = 0; j < D; j++)
+    for (size_t c = 0; c < C; c++)
+      pen += exp(th[c]) * W[j * C + c] * W[j * C + c];
+  double sg[NW], want = ce / 25.0 + 0.5 * pen;
+  double got = lower_value(p, 1, th, W, sg);
+  cr_assert(fabs(got - want) <= 1e-14 * want, "%.17g %.17g", got, want);
+  hyd_logistic_destroy(lr);
+}
+
+/* Error terms of the central differences (see fd_tol):
+ *  - h along a unit vector: third derivative <= LA (the penalty is
+ *    quadratic), LA = (1/(sqrt 2 n)) sum ||x||^3 (docs/problems.md);
+ *  - grad along V: a fourth cumulant of bounded logit differences,
+ *    <= 4 (1/n) sum ||x||^4 ||V||^3;
+ *  - <grad h, q> in theta: every derivative is e^theta_g sum_g W q, bounded
+ *    by 2 emax ||W|| ||q||;
+ *  - g: LA of the validation rows. */
+static void check_derivatives(const lr_fixture *fx, const hyd_problem *p,
+                              size_t i, const double *th, size_t np,
+                              const double *W)
+{
+  const hyd_logistic_fold *fo = &fx->folds[i];
+  double hstep = 1e-5, V[NW], w[NW];
+  test_rng r;
+  rng_seed(&r, 21);
+  rng_fill(&r, NW, -1.0, 1.0, V);
+  rng_fill(&r, np, -1.0, 1.0, w);
+  double x4 = 0.0, nv = vec_norm(NW, V), emax = 0.0;
+  for (size_t t = 0; t < fo->n_train; t++) {
+    double q = 0.0;
+    for (size_t j = 0; j < D; j++)
+      q += fx->X[fo->train[t] * D + j] * fx->X[fo->train[t] * D + j];
+    x4 += q * q / (double)fo->n_train;
+  }
+  for (size_t k = 0; k < np; k++)
+    emax = fmax(emax, exp(th[k]));
+  fd_check_grad(p, i, th, W, hstep, fold_LA(fx, fo->train, fo->n_train));
+  fd_check_hvp(p, i, th, W, V, hstep, 4.0 * x4 * nv * nv * nv);
+  fd_check_btq(p, i, th, W, V, hstep, 2.0 * emax * vec_norm(NW, W) * nv);
+  check_adjoint(p, i, th, W, w, V);
+  fd_check_upper(p, i, W, hstep, fold_LA(fx, fo->val, fo->n_val));
+}
+
+Test(logistic, derivatives_match_finite_differences)
+{
+  lr_fixture fx;
+  make_data(&fx, 4);
+  test_rng r;
+  rng_seed(&r, 5);
+  for (int g = 0; g < 4; g++) {
+    hyd_logistic *lr = make_lr(&fx, groupings[g]);
+    const hyd_problem *p = hyd_logistic_problem(lr);
+    double th[NW], W[NW];
+    for (size_t i = 0; i < 2; i++) {
+      rng_fill(&r, n_thetas[g], -3.0, 1.0, th);
+      rng_fill(&r, NW, -2.0, 2.0, W);
+      check_derivatives(&fx, p, i, th, n_thetas[g], W);
+    }
+    hyd_logistic_destroy(lr);
+  }
+}
+
+/* lambda_max(X_S^T X_S) by plain power iteration (a lower estimate). */
+static double lmax_rows(const lr_fixture *fx, const size_t *rows, size_t n)
+{
+  double v[D], w[D], rho = 0.0;
+  for (size_t j = 0; j < D; j++)
+    v[j] = 1.0 + 0.3 * (double)j;
+  for (int it = 0; it < 2000; it++) {
+    double nv = vec_norm(D, v);
+    for (size_t j = 0; j < D; j++) {
+      v[j] /= nv;
+      w[j] = 0.0;
+    }
+    for (size_t i = 0; i < n; i++) {
+      const double *x = fx->X + rows[i] * D;
+      double s = vec_dot(D, x, v);
+      for (size_t j = 0; j < D; j++)
+        w[j] += s * x[j];
+    }
+    rho = vec_dot(D, v, w);
+    memcpy(v, w, sizeof v);
+  }
+  return rho;
+}
+
+Test(logistic, constants_bound_true_quantities)
+{
+  lr_fixture fx;
+  make_data(&fx, 6);
+  test_rng r;
+  rng_seed(&r, 7);
+  for (int g = 0; g < 4; g++) {
+    hyd_logistic *lr = make_lr(&fx, groupings[g]);
+    const hyd_problem *p = hyd_logistic_problem(lr);
+    size_t np = n_thetas[g];
+    for (int trial = 0; trial < 20; trial++) {
+      size_t i = (size_t)trial % 2;
+      const hyd_logistic_fold *fo = &fx.folds[i];
+      double th[NW], W[NW], W2[NW], V[NW], a1[NW], a2[NW], dW[NW];
+      rng_fill(&r, np, -3.0, 1.0, th);
+      rng_fill(&r, NW, -2.0, 2.0, W);
+      rng_fill(&r, NW, -1.0, 1.0, V);
+      double sc = (trial % 2) ? 1.0 : 1e-3;
+      for (size_t k = 0; k < NW; k++) {
+        W2[k] = W[k] + sc * (2 * rng_uniform(&r) - 1);
+        dW[k] = W[k] - W2[k];
+      }
+      hyd_constants k;
+      cr_assert_eq(p->constants(p->ctx, i, th, W, &k), 0);
+      cr_assert_eq(k.certified, 1);
+      double emin = INFINITY, emax = 0.0;
+      for (size_t t = 0; t < np; t++) {
+        emin = fmin(emin, exp(th[t]));
+        emax = fmax(emax, exp(th[t]));
+      }
+      cr_assert(fabs(k.mu - emin) <= 1e-15 * emin);
+      cr_assert(fabs(k.LB - emax) <= 1e-15 * emax);
+      /* the certified lambda_max terms: above and close to the true ones */
+      double lt = lmax_rows(&fx, fo->train, fo->n_train) / (2.0 * 25);
+      double lv = lmax_rows(&fx, fo->val, fo->n_val) / (2.0 * 15);
+      double Lce = k.L - emax;
+      cr_assert(Lce >= lt && Lce <= lt * (1 + 1e-6), "L %.17g %.17g", Lce, lt);
+      cr_assert(k.Lg >= lv && k.Lg <= lv * (1 + 1e-6), "Lg %.17g %.17g",
+                k.Lg, lv);
+      /* mu, L: Rayleigh quotient and ||A V|| */
+      cr_assert_eq(p->lower_hvp(p->ctx, i, th, W, V, a1), 0);
+      double vv = vec_dot(NW, V, V);
+      cr_assert(vec_dot(NW, V, a1) >= k.mu * vv * (1 - 1e-14), "mu");
+      cr_assert(vec_norm(NW, a1) <= k.L * sqrt(vv), "L");
+      /* Lg: ||grad g(W) - grad g(W2)|| <= Lg ||W - W2|| */
+      double g1[NW], g2[NW], gv;
+      cr_assert_eq(p->upper(p->ctx, i, W, &gv, g1), 0);
+      cr_assert_eq(p->upper(p->ctx, i, W2, &gv, g2), 0);
+      for (size_t t = 0; t < NW; t++)
+        g1[t] -= g2[t];
+      double ndw = vec_norm(NW, dW);
+      cr_assert(vec_norm(NW, g1) <= k.Lg * ndw, "Lg");
+      /* ||B||: B^T B by columns (cross_prod with unit vectors); its
+       * largest eigenvalue equals norm_B^2 (the columns are orthogonal:
+       * check that too) */
+      double cols[NW][NW], colsd[NW][NW];
+      for (size_t a = 0; a < np; a++) {
+        double e[NW] = {0};
+        e[a] = 1.0;
+        cr_assert_eq(p->cross_prod(p->ctx, i, th, W, e, cols[a]), 0);
+        cr_assert_eq(p->cross_prod(p->ctx, i, th, dW, e, colsd[a]), 0);
+      }
+      double maxc = 0.0, maxd = 0.0;
+      for (size_t a = 0; a < np; a++) {
+        for (size_t b = a + 1; b < np; b++)
+          cr_assert_eq(vec_dot(NW, cols[a], cols[b]), 0.0);
+        maxc = fmax(maxc, vec_norm(NW, cols[a]));
+        maxd = fmax(maxd, vec_norm(NW, colsd[a]));
+      }
+      cr_assert(maxc <= k.norm_B && k.norm_B <= maxc * (1 + 1e-10),
+                "norm_B %.17g %.17g", k.norm_B, maxc);
+      /* LB: B is linear, B(W) - B(W2) = B(dW) */
+      cr_assert(maxd <= k.LB * ndw * (1 + 1e-14), "LB");
+      /* LA = LAinv mu^2: ||(A(W) - A(W2)) V|| <= LA ||dW|| ||V|| */
+      cr_assert_eq(p->lower_hvp(p->ctx, i, th, W2, V, a2), 0);
+      for (size_t t = 0; t < NW; t++)
+        a1[t] -= a2[t];
+      double LA = k.LAinv * k.mu * k.mu;
+      cr_assert(fabs(LA - fold_LA(&fx, fo->train, fo->n_train)) <= 1e-12 * LA);
+      cr_assert(vec_norm(NW, a1) <= LA * ndw * sqrt(vv), "LA");
+    }
+    hyd_logistic_destroy(lr);
+  }
+}
+
+/* The probability cache must follow W, even when W changes in place. */
+Test(logistic, hvp_cache_follows_W)
+{
+  lr_fixture fx;
+  make_data(&fx, 8);
+  hyd_logistic *a = make_lr(&fx, HYD_LOGISTIC_SCALAR);
+  const hyd_problem *pa = hyd_logistic_problem(a);
+  test_rng r;
+  rng_seed(&r, 9);
+  double th[1] = {-1.0}, W[NW], V[NW], g[NW], o1[NW], o2[NW];
+  rng_fill(&r, NW, -1.0, 1.0, W);
+  rng_fill(&r, NW, -1.0, 1.0, V);
+  cr_assert_eq(pa->lower_grad(pa->ctx, 0, th, W, NULL, g), 0);
+  W[3] += 0.5; /* same buffer, new contents */
+  cr_assert_eq(pa->lower_hvp(pa->ctx, 0, th, W, V, o1), 0);
+  hyd_logistic *b = make_lr(&fx, HYD_LOGISTIC_SCALAR);
+  const hyd_problem *pb = hyd_logistic_problem(b);
+  cr_assert_eq(pb->lower_hvp(pb->ctx, 0, th, W, V, o2), 0);
+  for (size_t k = 0; k < NW; k++)
+    cr_assert_eq(o1[k], o2[k]);
+  /* and a second product at the same W (cached) is identical */
+  cr_assert_eq(pa->lower_hvp(pa->ctx, 0, th, W, V, o2), 0);
+  for (size_t k = 0; k < NW; k++)
+    cr_assert_eq(o1[k], o2[k]);
+  hyd_logistic_destroy(a);
+  hyd_logistic_destroy(b);
+}
+
+Test(logistic, evaluate)
+{
+  lr_fixture fx;
+  make_data(&fx, 10);
+  hyd_logistic *lr = make_lr(&fx, HYD_LOGISTIC_SCALAR);
+  double W[NW] = {0}, loss, acc;
+  cr_assert_eq(hyd_logistic_evaluate(lr, W, NULL, 0, &loss, &acc), HYD_OK);
+  size_t zeros = 0;
+  for (size_t i = 0; i < ROWS; i++)
+    zeros += (fx.y[i] == 0);
+  cr_assert(fabs(loss - log(3.0)) <= 1e-15);
+  cr_assert_eq(acc, (double)zeros / ROWS);
+  /* W that scores class c by feature c: accuracy by direct count */
+  for (size_t c = 0; c < C; c++)
+    W[c * C + c] = 1.0;
+  size_t rows[3] = {4, 7, 30}, right = 0;
+  double ce = 0.0;
+  for (size_t t = 0; t < 3; t++) {
+    const double *x = fx.X + rows[t] * D;
+    size_t best = 0;
+    for (size_t c = 1; c < C; c++)
+      if (x[c] > x[best])
+        best = c;
+    right += (best == (size_t)fx.y[rows[t]]);
+    double m = fmax(x[0], fmax(x[1], x[2]));
+    ce += m + log(exp(x[0] - m) + exp(x[1] - m) + exp(x[2] - m)) -
+          x[fx.y[rows[t]]];
+  }
+  cr_assert_eq(hyd_logistic_evaluate(lr, W, rows, 3, &loss, NULL), HYD_OK);
+  cr_assert_eq(hyd_logistic_evaluate(lr, W, rows, 3, NULL, &acc), HYD_OK);
+  cr_assert(fabs(loss - ce / 3) <= 1e-15 * ce);
+  cr_assert_eq(acc, (double)right / 3);
+  size_t bad[1] = {ROWS};
+  cr_assert_eq(hyd_logistic_evaluate(lr, W, bad, 1, &loss, &acc), HYD_EINVAL);
+  cr_assert_eq(hyd_logistic_evaluate(lr, W, rows, 0, &loss, &acc), HYD_EINVAL);
+  cr_assert_eq(hyd_logistic_evaluate(NULL, W, rows, 3, &loss, &acc),
+               HYD_EINVAL);
+  cr_assert_eq(hyd_logistic_evaluate(lr, NULL, rows, 3, &loss, &acc),
+               HYD_EINVAL);
+  W[0] = INFINITY;
+  cr_assert_eq(hyd_logistic_evaluate(lr, W, rows, 3, &loss, &acc),
+               HYD_ENONFINITE);
+  hyd_logistic_destroy(lr);
+}
+
+Test(logistic, create_rejects_bad_arguments)
+{
+  lr_fixture fx;
+  make_data(&fx, 11);
+  hyd_logistic *lr = (hyd_logistic *)&lr;
+  const hyd_logistic_fold *F = fx.folds;
+#define BAD(...) cr_assert_eq(hyd_logistic_create(__VA_ARGS__), HYD_EINVAL)
+  BAD(NULL, ROWS, D, C, fx.X, fx.y, 2, F, 0, 0, NULL);
+  BAD(&lr, ROWS, D, C, NULL, fx.y, 2, F, 0, 0, NULL);
+  cr_assert_null(lr);
+  BAD(&lr, ROWS, D, C, fx.X, NULL, 2, F, 0, 0, NULL);
+  BAD(&lr, ROWS, D, C, fx.X, fx.y, 2, NULL, 0, 0, NULL);
+  BAD(&lr, 0, D, C, fx.X, fx.y, 2, F, 0, 0, NULL);
+  BAD(&lr, ROWS, 0, C, fx.X, fx.y, 2, F, 0, 0, NULL);
+  BAD(&lr, ROWS, D, 1, fx.X, fx.y, 2, F, 0, 0, NULL);
+  BAD(&lr, ROWS, D, C, fx.X, fx.y, 0, F, 0, 0, NULL);
+  BAD(&lr, ROWS, D, C, fx.X, fx.y, 2, F, 4, 0, NULL);
+  BAD(&lr, ROWS, D, C, fx.X, fx.y, 2, F, -1, 0, NULL);
+  BAD(&lr, ROWS, D, C, fx.X, fx.y, 2, F, 0, 2u, NULL);
+  BAD(&lr, (size_t)-1 / 2, D, C, fx.X, fx.y, 2, F, 0, 0, NULL);
+  fx.y[5] = C;
+  BAD(&lr, ROWS, D, C, fx.X, fx.y, 2, F, 0, 0, NULL);
+  fx.y[5] = -1;
+  BAD(&lr, ROWS, D, C, fx.X, fx.y, 2, F, 0, 0, NULL);
+  fx.y[5] = 0;
+  fx.X[7] = NAN;
+  BAD(&lr, ROWS, D, C, fx.X, fx.y, 2, F, 0, 0, NULL);
+  fx.X[7] = 0.0;
+  fx.tr0[3] = ROWS;
+  BAD(&lr, ROWS, D, C, fx.X, fx.y, 2, F, 0, 0, NULL);
+  fx.tr0[3] = 3;
+  fx.folds[1].n_val = 0;
+  BAD(&lr, ROWS, D, C, fx.X, fx.y, 2, F, 0, 0, NULL);
+  fx.folds[1].n_val = 15;
+  fx.folds[0].train = NULL;
+  BAD(&lr, ROWS, D, C, fx.X, fx.y, 2, F, 0, 0, NULL);
+#undef BAD
+  cr_assert_null(lr);
+  hyd_logistic_destroy(NULL);
+  cr_assert_null(hyd_logistic_problem(NULL));
+}
+
+Test(logistic, callbacks_reject_bad_arguments)
+{
+  lr_fixture fx;
+  make_data(&fx, 12);
+  hyd_logistic *lr = make_lr(&fx, HYD_LOGISTIC_PER_FEATURE);
+  const hyd_problem *p = hyd_logistic_problem(lr);
+  void *ctx = p->ctx;
+  double th[D] = {0}, W[NW] = {0}, o[NW], f;
+  hyd_constants k;
+  cr_assert_eq(p->lower_grad(ctx, 2, th, W, &f, o), HYD_EINVAL);
+  cr_assert_eq(p->lower_hvp(ctx, 2, th, W, W, o), HYD_EINVAL);
+  cr_assert_eq(p->cross_tprod(ctx, 2, th, W, W, o), HYD_EINVAL);
+  cr_assert_eq(p->cross_prod(ctx, 2, th, W, th, o), HYD_EINVAL);
+  cr_assert_eq(p->upper(ctx, 2, W, &f, o), HYD_EINVAL);
+  cr_assert_eq(p->constants(ctx, 2, th, W, &k), HYD_EINVAL);
+  cr_assert_eq(p->lower_grad(ctx, 0, NULL, W, &f, o), HYD_EINVAL);
+  cr_assert_eq(p->lower_grad(ctx, 0, th, NULL, &f, o), HYD_EINVAL);
+  cr_assert_eq(p->lower_grad(ctx, 0, th, W, &f, NULL), HYD_EINVAL);
+  cr_assert_eq(p->lower_hvp(ctx, 0, th, W, NULL, o), HYD_EINVAL);
+  cr_assert_eq(p->cross_tprod(ctx, 0, th, W, NULL, o), HYD_EINVAL);
+  cr_assert_eq(p->cross_prod(ctx, 0, th, W, NULL, o), HYD_EINVAL);
+  cr_assert_eq(p->upper(ctx, 0, W, NULL, o), HYD_EINVAL);
+  cr_assert_eq(p->constants(ctx, 0, th, NULL, &k), HYD_EINVAL);
+  cr_assert_eq(p->constants(ctx, 0, th, W, NULL), HYD_EINVAL);
+  /* e^theta must be a positive finite double */
+  const double bad[3] = {NAN, 800.0, -800.0};
+  for (int b = 0; b < 3; b++) {
+    th[2] = bad[b];
+    cr_assert_eq(p->lower_grad(ctx, 0, th, W, &f, o), HYD_EINVAL);
+    cr_assert_eq(p->lower_hvp(ctx, 0, th, W, W, o), HYD_EINVAL);
+    cr_assert_eq(p->cross_tprod(ctx, 0, th, W, W, o), HYD_EINVAL);
+    cr_assert_eq(p->constants(ctx, 0, th, W, &k), HYD_EINVAL);
+  }
+  hyd_logistic_destroy(lr);
+}
+
+typedef struct fault_ctx {
+  lr_fixture *fx;
+  unsigned flags;
+} fault_ctx;
+
+static int lr_create_any(void *ctx, const hyd_allocator *a, void **obj)
+{
+  fault_ctx *c = ctx;
+  return hyd_logistic_create((hyd_logistic **)obj, ROWS, D, C, c->fx->X,
+                             c->fx->y, 2, c->fx->folds,
+                             HYD_LOGISTIC_PER_WEIGHT, c->flags, a);
+}
+
+/* evaluate allocates once: make that one fail too */
+static void lr_evaluate_fails(void *obj, fail_alloc *fa)
+{
+  double W[NW] = {0}, loss;
+  fa->fail_at = fa->calls + 1;
+  cr_assert_eq(hyd_logistic_evaluate(obj, W, NULL, 0, &loss, NULL),
+               HYD_ENOMEM);
+  fa->fail_at = 0;
+  cr_assert_eq(hyd_logistic_evaluate(obj, W, NULL, 0, &loss, NULL), HYD_OK);
+}
+
+static void lr_destroy_any(void *obj)
+{
+  hyd_logistic_destroy(obj);
+}
+
+Test(logistic, allocation_failures)
+{
+  lr_fixture fx;
+  make_data(&fx, 13);
+  fault_ctx c0 = {&fx, 0}, c1 = {&fx, HYD_LOGISTIC_BORROW_DATA};
+  long k0 = fault_loop(&c0, lr_create_any, lr_evaluate_fails, lr_destroy_any);
+  long k1 = fault_loop(&c1, lr_create_any, lr_evaluate_fails, lr_destroy_any);
+  cr_assert(k0 == k1 + 2, "copying adds two allocations: %ld %ld", k0, k1);
+}
+
+/* Borrowed data gives the same numbers as copied data. */
+Test(logistic, borrowed_data)
+{
+  lr_fixture fx;
+  make_data(&fx, 14);
+  hyd_logistic *a = make_lr(&fx, HYD_LOGISTIC_SCALAR), *b = NULL;
+  cr_assert_eq(hyd_logistic_create(&b, ROWS, D, C, fx.X, fx.y, 2, fx.folds,
+                                   HYD_LOGISTIC_SCALAR,
+                                   HYD_LOGISTIC_BORROW_DATA, NULL),
+               HYD_OK);
+  double th[1] = {-2.0}, W[NW], g1[NW], g2[NW], f1, f2;
+  test_rng r;
+  rng_seed(&r, 15);
+  rng_fill(&r, NW, -1.0, 1.0, W);
+  const hyd_problem *pa = hyd_logistic_problem(a), *pb = hyd_logistic_problem(b);
+  cr_assert_eq(pa->lower_grad(pa->ctx, 1, th, W, &f1, g1), 0);
+  cr_assert_eq(pb->lower_grad(pb->ctx, 1, th, W, &f2, g2), 0);
+  cr_assert_eq(f1, f2);
+  cr_assert_eq(memcmp(g1, g2, sizeof g1), 0);
+  hyd_logistic_destroy(a);
+  hyd_logistic_destroy(b);
+}
+
+/* ---- digits (shared/data): the reference's scalar-L2 baseline ---- */
+
+static size_t read_index(const char *path, size_t *out, size_t cap)
+{
+  FILE *f = fopen(path, "r");
+  size_t n = 0, v;
+  cr_assert_not_null(f, "%s", path);
+  while (n < cap && fscanf(f, "%zu", &v) == 1)
+    out[n++] = v;
+  fclose(f);
+  return n;
+}
+
+/* Newton-CG on h (the test's own solver), to a gradient norm of 1e-10. */
+static void newton_solve(const hyd_problem *p, const double *th, double *W,
+                         size_t n)
+{
+  double *g = malloc(n * sizeof *g), *dW = malloc(n * sizeof *dW);
+  double *rr = malloc(n * sizeof *rr), *pp = malloc(n * sizeof *pp);
+  double *Ap = malloc(n * sizeof *Ap), *Wt = malloc(n * sizeof *Wt);
+  for (int it = 0; it < 60; it++) {
+    double f;
+    cr_assert_eq(p->lower_grad(p->ctx, 0, th, W, &f, g), 0);
+    double gn = vec_norm(n, g);
+    if (gn < 1e-10)
+      break;
+    /* CG on A dW = -g */
+    for (size_t k = 0; k < n; k++) {
+      dW[k] = 0.0;
+      rr[k] = -g[k];
+      pp[k] = rr[k];
+    }
+    double rs = vec_dot(n, rr, rr);
+    for (int c = 0; c < 2000 && sqrt(rs) > 1e-3 * gn * fmin(1.0, gn); c++) {
+      cr_assert_eq(p->lower_hvp(p->ctx, 0, th, W, pp, Ap), 0);
+      double al = rs / vec_dot(n, pp, Ap);
+      for (size_t k = 0; k < n; k++) {
+        dW[k] += al * pp[k];
+        rr[k] -= al * Ap[k];
+      }
+      double rs2 = vec_dot(n, rr, rr);
+      for (size_t k = 0; k < n; k++)
+        pp[k] = rr[k] + rs2 / rs * pp[k];
+      rs = rs2;
+    }
+    /* backtracking on h keeps the first steps safe */
+    double step = 1.0, ft;
+    for (;;) {
+      for (size_t k = 0; k < n; k++)
+        Wt[k] = W[k] + step * dW[k];
+      cr_assert_eq(p->lower_grad(p->ctx, 0, th, Wt, &ft, g), 0);
+      if (ft <= f || step < 1e-8)
+        break;
+      step *= 0.5;
+    }
+    memcpy(W, Wt, n * sizeof *W);
+  }
+  free(g);
+  free(dW);
+  free(rr);
+  free(pp);
+  free(Ap);
+  free(Wt);
+}
+
+Test(logistic, digits_reference_baseline)
+{
+  enum { NR = 1797, ND = 64, NC = 10 };
+  double *X = malloc(NR * ND * sizeof *X);
+  int *y = malloc(NR * sizeof *y);
+  FILE *f = fopen(HYD_SHARED_DIR "/data/tables/digits.csv", "r");
+  cr_assert_not_null(f);
+  for (size_t i = 0; i < NR; i++) {
+    for (size_t j = 0; j < ND; j++)
+      cr_assert_eq(fscanf(f, "%lf,", &X[i * ND + j]), 1);
+    cr_assert_eq(fscanf(f, "%d", &y[i]), 1);
+  }
+  fclose(f);
+  f = fopen(HYD_SHARED_DIR "/data/splits/digits_scaler_mean_std.csv", "r");
+  cr_assert_not_null(f);
+  double mean[ND], sd[ND];
+  for (size_t j = 0; j < ND; j++)
+    cr_assert_eq(fscanf(f, "%lf,%lf", &mean[j], &sd[j]), 2);
+  fclose(f);
+  for (size_t i = 0; i < NR; i++)
+    for (size_t j = 0; j < ND; j++)
+      X[i * ND + j] = (X[i * ND + j] / 16.0 - mean[j]) / sd[j];
+  size_t tr[1100], va[400], te[400];
+  size_t ntr = read_index(HYD_SHARED_DIR "/data/splits/digits_train_idx.txt", tr, 1100);
+  size_t nva = read_index(HYD_SHARED_DIR "/data/splits/digits_val_idx.txt", va, 400);
+  size_t nte = read_index(HYD_SHARED_DIR "/data/splits/digits_test_idx.txt", te, 400);
+  cr_assert_eq(ntr, 1078);
+  cr_assert_eq(nva, 359);
+  cr_assert_eq(nte, 360);
+  hyd_logistic_fold fold = {tr, ntr, va, nva};
+  hyd_logistic *lr;
+  cr_assert_eq(hyd_logistic_create(&lr, NR, ND, NC, X, y, 1, &fold,
+                                   HYD_LOGISTIC_SCALAR, 0, NULL),
+               HYD_OK);
+  const hyd_problem *p = hyd_logistic_problem(lr);
+  /* sklearn's optimum C* = 1.865 is e^theta = 1 / (C* n_train) */
+  double th[1] = {-log(1.865 * 1078.0)};
+  double *W = calloc(ND * NC, sizeof *W);
+  newton_solve(p, th, W, ND * NC);
+  double val, test_loss, test_acc;
+  cr_assert_eq(p->upper(p->ctx, 0, W, &val, NULL), 0);
+  cr_assert_eq(hyd_logistic_evaluate(lr, W, te, nte, &test_loss, &test_acc),
+               HYD_OK);
+  /* shared/reference/README.md: val 0.101760, test 0.1011, acc 0.967 */
+  cr_assert(fabs(val - 0.101760) < 2e-5, "val %.6f", val);
+  cr_assert(fabs(test_loss - 0.1011) < 1e-4, "test %.6f", test_loss);
+  cr_assert(fabs(test_acc - 0.967) < 1.5e-3, "acc %.4f", test_acc);
+  hyd_constants k;
+  cr_assert_eq(p->constants(p->ctx, 0, th, W, &k), 0);
+  cr_assert(k.L > k.mu && k.Lg > 0 && k.norm_B > 0 && k.LAinv > 0);
+  hyd_logistic_destroy(lr);
+  free(W);
+  free(X);
+  free(y);
+}
