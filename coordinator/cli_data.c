@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "data/cache.h"
 #include "data/fetch.h"
@@ -193,6 +194,7 @@ static int fetch_url(const struct opts *o, const char *cache) {
   if (rc == HYD_DATA_OK)
     rc = hyd_fetch_url(o->arg, dest, o->sha256, NULL, &info, err, sizeof err);
   if (rc != HYD_DATA_OK) {
+    rmdir(dir); /* only if the failed fetch left it empty */
     fprintf(stderr, "hyperd data fetch: %s\n", err);
     return exit_code(rc);
   }
@@ -218,7 +220,7 @@ static int fetch_dataset(const struct opts *o, const char *cache) {
     hyd_fetch_info info;
     rc = hyd_dataset_fetch_file(ds, i, dir, o->base_url, o->force, &info, err, sizeof err);
     if (rc != HYD_DATA_OK) {
-      fprintf(stderr, "hyperd data fetch: %s: %s\n", ds->name, err);
+      fprintf(stderr, "hyperd data fetch: %s\n", err);
       return exit_code(rc);
     }
     report(ds->name, ds->files[i].path, &info);
@@ -231,9 +233,11 @@ static int cmd_fetch(int argc, char **argv) {
   struct opts o;
   char cache[CAP];
   int rc = parse(argc, argv, "cache base-url sha256 force", &o);
-  if (rc != 0 || o.help) {
-    fputs(usage_fetch, o.help && rc == 0 ? stdout : stderr);
+  if (rc != 0)
     return rc;
+  if (o.help) {
+    fputs(usage_fetch, stdout);
+    return 0;
   }
   if (o.arg == NULL) {
     fprintf(stderr, "hyperd data fetch: which data set? (try --help)\n");
@@ -323,9 +327,11 @@ static int cmd_list(int argc, char **argv) {
   struct opts o;
   char cache[CAP];
   int rc = parse(argc, argv, "cache json", &o);
-  if (rc != 0 || o.help) {
-    fputs(usage_list, o.help && rc == 0 ? stdout : stderr);
+  if (rc != 0)
     return rc;
+  if (o.help) {
+    fputs(usage_list, stdout);
+    return 0;
   }
   if (o.arg != NULL) {
     fprintf(stderr, "hyperd data list: unexpected argument %s\n", o.arg);
@@ -349,9 +355,11 @@ static int cmd_verify(int argc, char **argv) {
   struct opts o;
   char cache[CAP], dir[CAP], err[1024];
   int rc = parse(argc, argv, "cache dir", &o);
-  if (rc != 0 || o.help) {
-    fputs(usage_verify, o.help && rc == 0 ? stdout : stderr);
+  if (rc != 0)
     return rc;
+  if (o.help) {
+    fputs(usage_verify, stdout);
+    return 0;
   }
   if (o.arg == NULL) {
     fprintf(stderr, "hyperd data verify: which data set? (try --help)\n");

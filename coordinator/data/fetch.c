@@ -275,13 +275,15 @@ int hyd_dataset_fetch_file(const hyd_dataset *ds, size_t i, const char *dir, con
   if (ds == NULL || i >= ds->nfiles || dir == NULL)
     return hyd_data_fail(err, errsz, HYD_DATA_EINVAL, "hyd_dataset_fetch_file: bad argument");
   char url[PATH_CAP], path[PATH_CAP], folder[PATH_CAP];
+  /* A verified copy needs no URL: data sets without a public one keep
+   * working offline once fetched. */
+  if (!force && hyd_dataset_verify_file(ds, i, dir, info, NULL, 0) == HYD_DATA_OK)
+    return HYD_DATA_OK;
   int rc = hyd_dataset_file_url(ds, i, base_url, url, sizeof url, err, errsz);
   if (rc == HYD_DATA_OK)
     rc = file_path(ds, i, dir, path, sizeof path, err, errsz);
   if (rc != HYD_DATA_OK)
     return rc;
-  if (!force && hyd_dataset_verify_file(ds, i, dir, info, NULL, 0) == HYD_DATA_OK)
-    return HYD_DATA_OK;
   const char *base;
   if (split_path(path, folder, sizeof folder, &base) != 0)
     return hyd_data_fail(err, errsz, HYD_DATA_EINVAL, "%s: bad path", path);
