@@ -6,4 +6,6 @@
 #include <hyperd/oracle.h>
 #include <hyperd/maid.h>
 #include <hyperd/quadratic.h>
+#include <hyperd/tv.h>
+#include <hyperd/logistic.h>
 #endif
