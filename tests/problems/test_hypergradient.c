@@ -1,0 +1,213 @@
+/* Hypergradients of the built-in problems through the per-sample oracle
+ * blocks (hyd_sample_*): the tight-accuracy estimate against central
+ * differences of the re-solved f(theta), and the certified bound omega
+ * against the true error of a loose estimate. */
+#include <criterion/criterion.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <hyperd/logistic.h>
+#include <hyperd/oracle.h>
+#include <hyperd/problem.h>
+#include <hyperd/tv.h>
+
+#include "common.h"
+
+#define MAXP 16
+
+static hyd_oracle_config config(void)
+{
+  hyd_oracle_config cfg;
+  hyd_oracle_config_default(&cfg);
+  cfg.lower_max_iter = 1000000;
+  cfg.cg_max_iter = 100000;
+  return cfg;
+}
+
+/* z = -(1/m) sum B_i^T q_i and omega = (1/m) sum omega_i at (eps, delta),
+ * every sample solved from its cold start. */
+static void estimate(const hyd_problem *p, const double *th, double eps,
+                     double delta, double *z, double *omega)
+{
+  hyd_oracle_config cfg = config();
+  size_t m = p->n_samples, np = p->n_theta;
+  double zi[MAXP];
+  memset(z, 0, np * sizeof *z);
+  *omega = 0.0;
+  for (size_t i = 0; i < m; i++) {
+    hyd_sample *s;
+    hyd_sample_eval ev;
+    cr_assert_eq(hyd_sample_create(&s, p, i, th, 1, NULL), HYD_OK);
+    int st = hyd_sample_evaluate(s, &cfg, th, eps, delta, &ev, zi);
+    cr_assert_eq(st, HYD_OK, "%s", hyd_sample_errmsg(s));
+    cr_assert_eq(ev.certified, 1.0);
+    for (size_t k = 0; k < np; k++)
+      z[k] += zi[k] / (double)m;
+    *omega += ev.omega / (double)m;
+    hyd_sample_destroy(s);
+  }
+}
+
+/* f(theta) = (1/m) sum g_i(x_i) with every lower level solved to eps;
+ * *gn gets the largest ||grad g_i(x_i)||. */
+static double f_solved(const hyd_problem *p, const double *th, double eps,
+                       double *gn)
+{
+  hyd_oracle_config cfg = config();
+  double f = 0.0;
+  for (size_t i = 0; i < p->n_samples; i++) {
+    hyd_sample *s;
+    hyd_sample_trial tr;
+    cr_assert_eq(hyd_sample_create(&s, p, i, th, 1, NULL), HYD_OK);
+    int st = hyd_sample_solve_trial(s, &cfg, th, eps, 0, &tr);
+    cr_assert_eq(st, HYD_OK, "%s", hyd_sample_errmsg(s));
+    f += tr.g / (double)p->n_samples;
+    *gn = fmax(*gn, tr.grad_g_norm);
+    hyd_sample_destroy(s);
+  }
+  return f;
+}
+
+static double fd_component(const hyd_problem *p, const double *th, size_t k,
+                           double h, double eps, double *gn)
+{
+  double tp[MAXP];
+  memcpy(tp, th, p->n_theta * sizeof *th);
+  tp[k] = th[k] + h;
+  double fp = f_solved(p, tp, eps, gn);
+  tp[k] = th[k] - h;
+  double fm = f_solved(p, tp, eps, gn);
+  return (fp - fm) / (2 * h);
+}
+
+/* Tight z against central differences of f. The tolerance: the
+ * truncation error of the step-h/2 difference, estimated from the steps h
+ * and h/2 (Richardson: about |fd(h) - fd(h/2)| / 3, taken once, not a
+ * third), plus the lower-level error of each f value (||grad g|| eps
+ * + Lg eps^2/2, divided by the step) and omega of the tight estimate. */
+static void check_against_fd(const hyd_problem *p, const double *th,
+                             double h)
+{
+  double eps = 1e-11, z[MAXP], omega;
+  estimate(p, th, eps, eps, z, &omega);
+  double zmax = 0.0;
+  for (size_t k = 0; k < p->n_theta; k++)
+    zmax = fmax(zmax, fabs(z[k]));
+  for (size_t k = 0; k < p->n_theta; k++) {
+    double gn = 0.0;
+    double f1 = fd_component(p, th, k, h, eps, &gn);
+    double f2 = fd_component(p, th, k, h / 2, eps, &gn);
+    double tol = fabs(f1 - f2) + 2.0 * (gn * eps + eps * eps) / h + omega;
+    cr_assert(fabs(z[k] - f2) <= tol, "z[%zu] %.12g fd %.12g tol %g", k,
+              z[k], f2, tol);
+    cr_assert(tol <= 1e-5 * zmax, "tolerance %g too loose", tol);
+  }
+}
+
+/* omega at loose accuracies bounds the true error of that estimate. */
+static void check_omega(const hyd_problem *p, const double *th,
+                        double eps_loose)
+{
+  double zt[MAXP], zl[MAXP], om_t, om_l, err = 0.0;
+  estimate(p, th, 1e-11, 1e-11, zt, &om_t);
+  estimate(p, th, eps_loose, eps_loose, zl, &om_l);
+  for (size_t k = 0; k < p->n_theta; k++)
+    err += (zl[k] - zt[k]) * (zl[k] - zt[k]);
+  err = sqrt(err);
+  cr_assert(err <= om_l + om_t, "error %g omega %g", err, om_l);
+  cr_log_info("eps = delta = %g: error %.3g, omega %.3g", eps_loose, err,
+              om_l);
+}
+
+static hyd_tv *small_tv(void)
+{
+  enum { M = 2, H = 6, W = 5 };
+  double clean[M * H * W], noisy[M * H * W];
+  test_rng r;
+  rng_seed(&r, 41);
+  for (size_t i = 0; i < M * H * W; i++) {
+    clean[i] = ((i / W) % H < 3) ? 0.2 : 0.8; /* an edge per image */
+    noisy[i] = clean[i] + 0.1 * rng_normal(&r);
+  }
+  hyd_tv *tv;
+  cr_assert_eq(hyd_tv_create(&tv, M, H, W, noisy, clean, 0, NULL), HYD_OK);
+  return tv;
+}
+
+Test(hypergradient, tv_matches_finite_differences)
+{
+  hyd_tv *tv = small_tv();
+  const double th[2] = {log(0.2), log(0.05)};
+  check_against_fd(hyd_tv_problem(tv), th, 1e-3);
+  hyd_tv_destroy(tv);
+}
+
+Test(hypergradient, tv_omega_bounds_the_error)
+{
+  hyd_tv *tv = small_tv();
+  const double th[2] = {log(0.2), log(0.05)};
+  check_omega(hyd_tv_problem(tv), th, 1e-3);
+  check_omega(hyd_tv_problem(tv), th, 1e-1);
+  hyd_tv_destroy(tv);
+}
+
+typedef struct lr_data {
+  double X[60 * 4];
+  int y[60];
+  size_t tr0[40], va0[20], tr1[40], va1[20];
+  hyd_logistic_fold folds[2];
+} lr_data;
+
+static hyd_logistic *small_lr(lr_data *d, int grouping)
+{
+  test_rng r;
+  rng_seed(&r, 43);
+  for (size_t i = 0; i < 60; i++) {
+    d->y[i] = (int)(i % 3);
+    for (size_t j = 0; j < 4; j++)
+      d->X[i * 4 + j] = rng_normal(&r) + (j == (size_t)d->y[i] ? 1.0 : 0.0);
+  }
+  for (size_t i = 0; i < 40; i++) {
+    d->tr0[i] = i;
+    d->tr1[i] = 20 + i;
+  }
+  for (size_t i = 0; i < 20; i++) {
+    d->va0[i] = 40 + i;
+    d->va1[i] = i;
+  }
+  hyd_logistic_fold f0 = {d->tr0, 40, d->va0, 20};
+  hyd_logistic_fold f1 = {d->tr1, 40, d->va1, 20};
+  d->folds[0] = f0;
+  d->folds[1] = f1;
+  hyd_logistic *lr;
+  cr_assert_eq(hyd_logistic_create(&lr, 60, 4, 3, d->X, d->y, 2, d->folds,
+                                   grouping, 0, NULL),
+               HYD_OK);
+  return lr;
+}
+
+Test(hypergradient, logistic_matches_finite_differences)
+{
+  lr_data d;
+  hyd_logistic *lr = small_lr(&d, HYD_LOGISTIC_PER_CLASS);
+  const double th[3] = {-1.0, -0.5, -2.0};
+  check_against_fd(hyd_logistic_problem(lr), th, 1e-3);
+  hyd_logistic_destroy(lr);
+  lr = small_lr(&d, HYD_LOGISTIC_PER_WEIGHT);
+  double thw[12];
+  for (size_t k = 0; k < 12; k++)
+    thw[k] = -2.0 + 0.1 * (double)k;
+  check_against_fd(hyd_logistic_problem(lr), thw, 1e-3);
+  hyd_logistic_destroy(lr);
+}
+
+Test(hypergradient, logistic_omega_bounds_the_error)
+{
+  lr_data d;
+  hyd_logistic *lr = small_lr(&d, HYD_LOGISTIC_PER_FEATURE);
+  const double th[4] = {-1.0, -0.5, -2.0, 0.0};
+  check_omega(hyd_logistic_problem(lr), th, 1e-3);
+  check_omega(hyd_logistic_problem(lr), th, 1e-1);
+  hyd_logistic_destroy(lr);
+}
