@@ -87,7 +87,6 @@ static int parse(int argc, char **argv, const char *allowed, struct opts *o) {
   for (int i = 1; i < argc; i++) {
     const char *a = argv[i];
     int bad = 0, hit = 0;
-    const char *opt = NULL;
     if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
       o->help = 1;
       continue;
@@ -97,20 +96,18 @@ static int parse(int argc, char **argv, const char *allowed, struct opts *o) {
     } else if (strcmp(a, "--json") == 0 && strstr(allowed, "json")) {
       o->json = hit = 1;
     } else if (strstr(allowed, "cache") && take_value(argc, argv, &i, "--cache", &o->cache, &bad)) {
-      hit = 1, opt = "--cache";
+      hit = 1;
     } else if (strstr(allowed, "base-url") && take_value(argc, argv, &i, "--base-url", &o->base_url, &bad)) {
-      hit = 1, opt = "--base-url";
+      hit = 1;
     } else if (strstr(allowed, "sha256") && take_value(argc, argv, &i, "--sha256", &o->sha256, &bad)) {
-      hit = 1, opt = "--sha256";
+      hit = 1;
     } else if (strstr(allowed, "dir") && take_value(argc, argv, &i, "--dir", &o->dir, &bad)) {
-      hit = 1, opt = "--dir";
+      hit = 1;
     }
     if (bad)
       return EXIT_USAGE;
-    if (hit) {
-      (void)opt;
+    if (hit)
       continue;
-    }
     if (a[0] == '-' && a[1] != '\0') {
       fprintf(stderr, "hyperd data %s: unknown option %s (try --help)\n", argv[0], a);
       return EXIT_USAGE;
@@ -272,29 +269,41 @@ static size_t known_checksums(const hyd_dataset *ds) {
   return k;
 }
 
+/* Adds key: value, or key: null when value is NULL; 0 on failure. */
+static int add_string(cJSON *o, const char *key, const char *value) {
+  return value != NULL ? cJSON_AddStringToObject(o, key, value) != NULL
+                       : cJSON_AddNullToObject(o, key) != NULL;
+}
+
+/* Attaches item to array or object (key non-NULL); frees it on failure. */
+static int attach(cJSON *to, const char *key, cJSON *item) {
+  if (item == NULL)
+    return 0;
+  int ok = key != NULL ? cJSON_AddItemToObject(to, key, item) : cJSON_AddItemToArray(to, item);
+  if (!ok)
+    cJSON_Delete(item);
+  return ok;
+}
+
 static cJSON *dataset_json(const hyd_dataset *ds, const char *cache) {
   cJSON *o = cJSON_CreateObject();
-  cJSON *files = cJSON_CreateArray();
-  if (o == NULL || files == NULL) {
-    cJSON_Delete(o);
-    cJSON_Delete(files);
+  if (o == NULL)
     return NULL;
-  }
-  cJSON_AddItemToObject(o, "files", files);
-  int ok = cJSON_AddStringToObject(o, "name", ds->name) && cJSON_AddStringToObject(o, "description", ds->description) &&
-           (ds->base_url ? cJSON_AddStringToObject(o, "base_url", ds->base_url) != NULL
-                         : cJSON_AddNullToObject(o, "base_url") != NULL) &&
-           cJSON_AddStringToObject(o, "licence", ds->licence) &&
-           cJSON_AddStringToObject(o, "cached", cached_state(ds, cache));
+  cJSON *files = cJSON_CreateArray();
+  int ok = files != NULL;
   for (size_t i = 0; ok && i < ds->nfiles; i++) {
-    const hyd_dataset_file *f = &ds->files[i];
-    cJSON *jf = cJSON_CreateObject();
-    ok = jf != NULL && cJSON_AddItemToArray(files, jf) && cJSON_AddStringToObject(jf, "path", f->path) &&
-         (f->sha256 ? cJSON_AddStringToObject(jf, "sha256", f->sha256) != NULL
-                    : cJSON_AddNullToObject(jf, "sha256") != NULL) &&
-         (f->content_sha256 ? cJSON_AddStringToObject(jf, "content_sha256", f->content_sha256) != NULL
-                            : cJSON_AddNullToObject(jf, "content_sha256") != NULL);
+    cJSON *f = cJSON_CreateObject();
+    ok = attach(files, NULL, f) && add_string(f, "path", ds->files[i].path) &&
+         add_string(f, "sha256", ds->files[i].sha256) &&
+         add_string(f, "content_sha256", ds->files[i].content_sha256);
   }
+  ok = ok && add_string(o, "name", ds->name) && add_string(o, "description", ds->description) &&
+       add_string(o, "base_url", ds->base_url) && add_string(o, "licence", ds->licence) &&
+       add_string(o, "cached", cached_state(ds, cache));
+  if (ok)
+    ok = attach(o, "files", files); /* frees files on failure */
+  else
+    cJSON_Delete(files);
   if (!ok) {
     cJSON_Delete(o);
     return NULL;
@@ -305,9 +314,7 @@ static cJSON *dataset_json(const hyd_dataset *ds, const char *cache) {
 static int list_json(const char *cache) {
   cJSON *all = cJSON_CreateArray();
   for (size_t i = 0; all != NULL && i < hyd_dataset_count(); i++) {
-    cJSON *o = dataset_json(hyd_dataset_at(i), cache);
-    if (o == NULL || !cJSON_AddItemToArray(all, o)) {
-      cJSON_Delete(o);
+    if (!attach(all, NULL, dataset_json(hyd_dataset_at(i), cache))) {
       cJSON_Delete(all);
       all = NULL;
     }

@@ -291,3 +291,40 @@ Test(png, sniffing_rejects_other_formats) {
   cr_expect_eq(hyd_png_read("/nonexistent.png", &img, err, sizeof err), HYD_DATA_EIO);
   cr_expect_eq(hyd_png_read(NULL, &img, err, sizeof err), HYD_DATA_EINVAL);
 }
+
+/* tRNS transparency makes libpng add an alpha channel when it expands a
+ * palette or gray image: the reader must still strip it. */
+Test(png, transparency_chunks_are_ignored) {
+  char path[4096];
+  tu_join(path, sizeof path, tmp, "trns.png");
+  for (int gray = 0; gray < 2; gray++) {
+    FILE *f = fopen(path, "wb");
+    cr_assert_not_null(f);
+    png_structp p = png_create_write_struct(PNG_LIBPNG_VER_STRING, NULL, NULL, NULL);
+    png_infop i = png_create_info_struct(p);
+    cr_assert(p != NULL && i != NULL);
+    png_init_io(p, f);
+    png_set_IHDR(p, i, 2, 1, 8, gray ? PNG_COLOR_TYPE_GRAY : PNG_COLOR_TYPE_PALETTE, PNG_INTERLACE_NONE,
+                 PNG_COMPRESSION_TYPE_DEFAULT, PNG_FILTER_TYPE_DEFAULT);
+    png_color pal[2] = {{255, 0, 0}, {0, 0, 255}};
+    png_byte alpha[1] = {0};
+    png_color_16 key = {0, 0, 0, 0, 100};
+    if (gray) {
+      png_set_tRNS(p, i, NULL, 0, &key);
+    } else {
+      png_set_PLTE(p, i, pal, 2);
+      png_set_tRNS(p, i, alpha, 1, NULL);
+    }
+    png_write_info(p, i);
+    png_byte row[2] = {gray ? 100 : 0, gray ? 200 : 1};
+    png_write_row(p, row);
+    png_write_end(p, NULL);
+    png_destroy_write_struct(&p, &i);
+    cr_assert_eq(fclose(f), 0);
+    hyd_image img;
+    cr_assert_eq(hyd_png_read(path, &img, err, sizeof err), HYD_DATA_OK, "%s", err);
+    cr_expect_float_eq(img.pixels[0], gray ? 100 / 255.0 : 0.299, 1e-12);
+    cr_expect_float_eq(img.pixels[1], gray ? 200 / 255.0 : 0.114, 1e-12);
+    hyd_image_free(&img);
+  }
+}
