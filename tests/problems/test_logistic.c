@@ -625,6 +625,8 @@ Test(logistic, digits_reference_baseline)
   cr_assert_eq(p->upper(p->ctx, 0, W, &val, NULL), 0);
   cr_assert_eq(hyd_logistic_evaluate(lr, W, te, nte, &test_loss, &test_acc),
                HYD_OK);
+  cr_log_info("digits: val %.6f test %.6f acc %.4f", val, test_loss,
+              test_acc);
   /* shared/reference/README.md: val 0.101760, test 0.1011, acc 0.967 */
   cr_assert(fabs(val - 0.101760) < 2e-5, "val %.6f", val);
   cr_assert(fabs(test_loss - 0.1011) < 1e-4, "test %.6f", test_loss);
