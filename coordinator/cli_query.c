@@ -8,6 +8,7 @@
 
 #include <errno.h>
 #include <math.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -138,8 +139,8 @@ static int open_store(const char *cmd, const char *db, hyd_store **st) {
   int status = hyd_store_open(st, db, HYD_STORE_READONLY);
   if (status == HYD_STORE_OK)
     return -1;
-  fprintf(stderr, "hyperd %s: cannot read database %s: %s\n", cmd, db,
-          hyd_store_errmsg(*st));
+  /* The store's message names the file already. */
+  fprintf(stderr, "hyperd %s: cannot read the database: %s\n", cmd, hyd_store_errmsg(*st));
   hyd_store_close(*st);
   *st = NULL;
   switch (status) {
@@ -224,6 +225,16 @@ static int add_cost(cJSON *o, const hyd_cost *c) {
          add_number(o, "capped_solves", c->capped_solves);
 }
 
+/* A seed above 2^53 does not survive a JSON number (a double): it goes out
+ * as a decimal string instead. */
+static int add_seed(cJSON *o, uint64_t seed) {
+  if (seed <= (UINT64_C(1) << 53))
+    return add_number(o, "seed", (double)seed);
+  char text[24];
+  (void)snprintf(text, sizeof text, "%llu", (unsigned long long)seed);
+  return add_string(o, "seed", text);
+}
+
 /* The object if every part was added, else NULL (out of memory). */
 static cJSON *built(cJSON *o, int ok) {
   if (ok)
@@ -237,7 +248,7 @@ static cJSON *study_json(const hyd_store_study *s, const hyd_store_iteration *be
   int ok = o && add_number(o, "id", (double)s->id) && add_string(o, "name", s->name) &&
            add_string(o, "status", hyd_study_status_name(s->status)) &&
            add_string(o, "problem", s->problem) && add_string(o, "method", s->method) &&
-           add_number(o, "seed", (double)s->seed) && add_string(o, "host", s->host) &&
+           add_seed(o, s->seed) && add_string(o, "host", s->host) &&
            (s->ranks > 0 ? add_number(o, "ranks", s->ranks)
                          : cJSON_AddNullToObject(o, "ranks") != NULL) &&
            add_number(o, "n_theta", (double)s->n_theta) &&
@@ -460,8 +471,8 @@ static void print_best(const hyd_store_study *s, const hyd_store_iteration *b) {
   printf("study       %s (id %lld, %s)\n", s->name, (long long)s->id,
          hyd_study_status_name(s->status));
   printf("iteration   %ld\n", b->iteration);
-  printf("value g     %.17g\n", b->g);
-  printf("sandwich    %.17g <= f <= %.17g\n", b->f_lo, b->f_hi);
+  printf("value g     %.12g\n", b->g);
+  printf("sandwich    %.12g <= f <= %.12g\n", b->f_lo, b->f_hi);
   printf("z_norm      %.6g (omega %.6g, %s)\n", b->z_norm, b->omega,
          b->certified ? "certified" : "estimated");
   printf("work        %.0f lower + %.0f CG iterations\n", b->cost.lower_iters,

@@ -417,8 +417,11 @@ int hyd_store_open(hyd_store **out, const char *path, int flags) {
     return hyd_store_fail(st, HYD_STORE_ENOMEM, "out of memory opening %s", path);
   if (rc != SQLITE_OK)
     return hyd_store_fail_sqlite(st, rc, path);
-  (void)sqlite3_extended_result_codes(st->db, 1);
-  (void)sqlite3_busy_timeout(st->db, 5000);
+  rc = sqlite3_extended_result_codes(st->db, 1);
+  if (rc == SQLITE_OK)
+    rc = sqlite3_busy_timeout(st->db, 5000);
+  if (rc != SQLITE_OK)
+    return hyd_store_fail_sqlite(st, rc, path);
   long long version = 0;
   status = check_file(st, path, &version);
   if (!status)
