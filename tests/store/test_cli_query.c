@@ -238,9 +238,9 @@ Test(cli_query, usage_and_bad_input) {
   tmp_path(missing, sizeof missing, dir, "missing.db");
   tmp_path(junk, sizeof junk, dir, "junk.db");
   tmp_path(newer, sizeof newer, dir, "newer.db");
-  write_file(junk, "this is not a database, just text padded out.........................."
-                   "........................................................................",
-             144);
+  const char *text = "this is not a database, just text padded out......................."
+                     "......................................................................";
+  write_file(junk, text, strlen(text));
   expect_usage(hyd_cli_studies, (const char *[]){"studies", "--db", missing, NULL}, "missing.db");
   struct stat sb;
   cr_assert_neq(stat(missing, &sb), 0, "a query created the database");

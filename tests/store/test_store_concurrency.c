@@ -4,6 +4,7 @@
 #include <criterion/criterion.h>
 #include <signal.h>
 #include <sqlite3.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <time.h>
 
@@ -184,4 +185,58 @@ Test(store_concurrency, kill_9_mid_stream_keeps_committed_iterations, .timeout =
     close(fds[0]);
     last = check_after_crash(id, reported);
   }
+}
+
+/* The child: commits iterations until the file-size limit makes one fail;
+ * exits 0 if that failure was reported as a status with a message and the
+ * handle still closed cleanly. Writes the last committed number. */
+static void full_disk_child(int fd, int64_t id) {
+  hyd_store *st = NULL;
+  if (hyd_store_open(&st, db, 0) != HYD_STORE_OK)
+    _exit(3);
+  struct rlimit lim = {1 << 20, 1 << 20}; /* 1 MiB per file */
+  signal(SIGXFSZ, SIG_IGN);               /* write() fails with EFBIG instead */
+  if (setrlimit(RLIMIT_FSIZE, &lim) != 0)
+    _exit(4);
+  static double warm[N_WARM];
+  for (long k = 1; k < 100000; k++) {
+    for (int i = 0; i < N_WARM; i++) /* as check_after_crash expects */
+      warm[i] = (double)k + (double)i;
+    int s = write_iteration(st, id, k, N_THETA, N_TRIALS, warm, N_WARM);
+    if (s != HYD_STORE_OK) {
+      int ok = (s == HYD_STORE_EIO) && hyd_store_errmsg(st)[0] != '\0';
+      hyd_store_close(st);
+      _exit(ok ? 0 : 10 + s);
+    }
+    if (write(fd, &k, sizeof k) != (ssize_t)sizeof k)
+      _exit(5);
+  }
+  _exit(6);
+}
+
+Test(store_concurrency, a_full_disk_fails_the_iteration_cleanly, .timeout = 120) {
+  hyd_store *st = NULL;
+  cr_assert_eq(hyd_store_open(&st, db, 0), HYD_STORE_OK);
+  int64_t id = make_study(st, "full", N_THETA);
+  hyd_store_close(st);
+  int fds[2];
+  cr_assert_eq(pipe(fds), 0);
+  pid_t pid = fork();
+  cr_assert_geq(pid, 0);
+  if (pid == 0) {
+    close(fds[0]);
+    full_disk_child(fds[1], id);
+  }
+  close(fds[1]);
+  long k = 0, reported = 0;
+  while (read(fds[0], &k, sizeof k) == (ssize_t)sizeof k)
+    reported = k;
+  close(fds[0]);
+  int wstatus = 0;
+  cr_assert_eq(waitpid(pid, &wstatus, 0), pid);
+  cr_assert(WIFEXITED(wstatus), "the writer crashed (status %d)", wstatus);
+  cr_assert_eq(WEXITSTATUS(wstatus), 0, "the writer's failure was not a clean EIO");
+  cr_assert_gt(reported, 0, "nothing was committed before the disk filled");
+  long last = check_after_crash(id, reported);
+  cr_assert_eq(last, reported, "the failed iteration left rows behind");
 }
