@@ -2,6 +2,7 @@
  * in the middle of its stream: committed iterations are whole and intact,
  * nothing half-written is visible, the file passes integrity_check. */
 #include <criterion/criterion.h>
+#include <limits.h>
 #include <signal.h>
 #include <sqlite3.h>
 #include <sys/resource.h>
@@ -150,6 +151,31 @@ static long check_after_crash(int64_t id, long reported) {
   return n_iter;
 }
 
+typedef void (*child_fn)(int fd, int64_t id, long first);
+
+/* Forks a writer running child(fd, id, first); *fd_out reads its reports. */
+static pid_t spawn(child_fn child, int64_t id, long first, int *fd_out) {
+  int fds[2];
+  cr_assert_eq(pipe(fds), 0);
+  pid_t pid = fork();
+  cr_assert_geq(pid, 0);
+  if (pid == 0) {
+    close(fds[0]);
+    child(fds[1], id, first);
+  }
+  close(fds[1]);
+  *fd_out = fds[0];
+  return pid;
+}
+
+/* Reads reports until `until` (or the end); returns the last one. */
+static long read_reports(int fd, long last, long until) {
+  long k = 0;
+  while (last < until && read(fd, &k, sizeof k) == (ssize_t)sizeof k)
+    last = k;
+  return last;
+}
+
 Test(store_concurrency, kill_9_mid_stream_keeps_committed_iterations, .timeout = 120) {
   hyd_store *st = NULL;
   cr_assert_eq(hyd_store_open(&st, db, 0), HYD_STORE_OK);
@@ -160,18 +186,9 @@ Test(store_concurrency, kill_9_mid_stream_keeps_committed_iterations, .timeout =
   clock_gettime(CLOCK_MONOTONIC, &now);
   unsigned seed = (unsigned)now.tv_nsec;
   for (int round = 0; round < 5; round++) {
-    int fds[2];
-    cr_assert_eq(pipe(fds), 0);
-    pid_t pid = fork();
-    cr_assert_geq(pid, 0);
-    if (pid == 0) {
-      close(fds[0]);
-      writer_child(fds[1], id, last + 1);
-    }
-    close(fds[1]);
-    long k = 0, reported = last, target = last + 40 + round * 53;
-    while (reported < target && read(fds[0], &k, sizeof k) == (ssize_t)sizeof k)
-      reported = k;
+    int fd;
+    pid_t pid = spawn(writer_child, id, last + 1, &fd);
+    long reported = read_reports(fd, last, last + 40 + round * 53);
     /* Land somewhere inside a later iteration's transaction. */
     struct timespec pause = {0, (long)(rand_r(&seed) % 3000) * 1000L};
     nanosleep(&pause, NULL);
@@ -180,9 +197,8 @@ Test(store_concurrency, kill_9_mid_stream_keeps_committed_iterations, .timeout =
     cr_assert_eq(waitpid(pid, &wstatus, 0), pid);
     cr_assert(WIFSIGNALED(wstatus) && WTERMSIG(wstatus) == SIGKILL,
               "the writer stopped on its own (status %d)", wstatus);
-    while (read(fds[0], &k, sizeof k) == (ssize_t)sizeof k)
-      reported = k;
-    close(fds[0]);
+    reported = read_reports(fd, reported, LONG_MAX);
+    close(fd);
     last = check_after_crash(id, reported);
   }
 }
@@ -190,7 +206,7 @@ Test(store_concurrency, kill_9_mid_stream_keeps_committed_iterations, .timeout =
 /* The child: commits iterations until the file-size limit makes one fail;
  * exits 0 if that failure was reported as a status with a message and the
  * handle still closed cleanly. Writes the last committed number. */
-static void full_disk_child(int fd, int64_t id) {
+static void full_disk_child(int fd, int64_t id, long first) {
   hyd_store *st = NULL;
   if (hyd_store_open(&st, db, 0) != HYD_STORE_OK)
     _exit(3);
@@ -199,7 +215,7 @@ static void full_disk_child(int fd, int64_t id) {
   if (setrlimit(RLIMIT_FSIZE, &lim) != 0)
     _exit(4);
   static double warm[N_WARM];
-  for (long k = 1; k < 100000; k++) {
+  for (long k = first; k < 100000; k++) {
     for (int i = 0; i < N_WARM; i++) /* as check_after_crash expects */
       warm[i] = (double)k + (double)i;
     int s = write_iteration(st, id, k, N_THETA, N_TRIALS, warm, N_WARM);
@@ -219,19 +235,10 @@ Test(store_concurrency, a_full_disk_fails_the_iteration_cleanly, .timeout = 120)
   cr_assert_eq(hyd_store_open(&st, db, 0), HYD_STORE_OK);
   int64_t id = make_study(st, "full", N_THETA);
   hyd_store_close(st);
-  int fds[2];
-  cr_assert_eq(pipe(fds), 0);
-  pid_t pid = fork();
-  cr_assert_geq(pid, 0);
-  if (pid == 0) {
-    close(fds[0]);
-    full_disk_child(fds[1], id);
-  }
-  close(fds[1]);
-  long k = 0, reported = 0;
-  while (read(fds[0], &k, sizeof k) == (ssize_t)sizeof k)
-    reported = k;
-  close(fds[0]);
+  int fd;
+  pid_t pid = spawn(full_disk_child, id, 1, &fd);
+  long reported = read_reports(fd, 0, LONG_MAX);
+  close(fd);
   int wstatus = 0;
   cr_assert_eq(waitpid(pid, &wstatus, 0), pid);
   cr_assert(WIFEXITED(wstatus), "the writer crashed (status %d)", wstatus);
