@@ -4,7 +4,6 @@
 #include <curl/curl.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -43,8 +42,10 @@ static void sync_dir(const char *dir) {
   }
 }
 
+/* libcurl wants the byte count back; anything short makes it stop with
+ * CURLE_WRITE_ERROR (disk full). */
 static size_t on_data(char *ptr, size_t size, size_t nmemb, void *user) {
-  return fwrite(ptr, size, nmemb, (FILE *)user);
+  return fwrite(ptr, 1, size * nmemb, (FILE *)user);
 }
 
 /* Maps a libcurl failure to a status and a message naming the URL. */
@@ -81,9 +82,14 @@ static int download(const char *url, FILE *out, char *err, size_t errsz) {
   if (h == NULL)
     return hyd_data_fail(err, errsz, HYD_DATA_ENOMEM, "%s: cannot start libcurl", url);
   char detail[CURL_ERROR_SIZE] = "";
-  curl_easy_setopt(h, CURLOPT_URL, url);
-  curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https,file");
-  curl_easy_setopt(h, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
+  /* The protocol lists are the security boundary (no redirect may reach
+   * file:// or anything else), so a libcurl that cannot set them is refused. */
+  if (curl_easy_setopt(h, CURLOPT_URL, url) != CURLE_OK ||
+      curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https,file") != CURLE_OK ||
+      curl_easy_setopt(h, CURLOPT_REDIR_PROTOCOLS_STR, "http,https") != CURLE_OK) {
+    curl_easy_cleanup(h);
+    return hyd_data_fail(err, errsz, HYD_DATA_ETRANSFER, "%s: libcurl rejected the URL or options", url);
+  }
   curl_easy_setopt(h, CURLOPT_FOLLOWLOCATION, 1L);
   curl_easy_setopt(h, CURLOPT_MAXREDIRS, 10L);
   curl_easy_setopt(h, CURLOPT_FAILONERROR, 1L);
@@ -133,9 +139,11 @@ static int check_file(const char *tmp, const char *label, const char *sha256,
   return HYD_DATA_OK;
 }
 
-/* Without a checksum, a file we know how to read must at least parse. */
-static int check_format(const char *tmp, const char *label, char *err, size_t errsz) {
-  if (!ends_with(label, ".png") && !ends_with(label, ".pgm"))
+/* Without a checksum, a file we know how to read (by dest's suffix) must
+ * at least parse. */
+static int check_format(const char *tmp, const char *dest, const char *label, char *err,
+                        size_t errsz) {
+  if (!ends_with(dest, ".png") && !ends_with(dest, ".pgm"))
     return HYD_DATA_OK;
   hyd_image img;
   char why[512];
@@ -186,7 +194,7 @@ int hyd_fetch_url(const char *url, const char *dest, const char *sha256, const c
   if (rc == HYD_DATA_OK)
     rc = check_file(tmp, url, sha256, content_sha256, info, err, errsz);
   if (rc == HYD_DATA_OK && info->checked == 0)
-    rc = check_format(tmp, url, err, errsz);
+    rc = check_format(tmp, dest, url, err, errsz);
   if (rc == HYD_DATA_OK && rename(tmp, dest) != 0)
     rc = hyd_data_fail(err, errsz, HYD_DATA_EIO, "%s: cannot rename into place: %s", dest, strerror(errno));
   if (rc != HYD_DATA_OK) {

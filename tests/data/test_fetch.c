@@ -283,6 +283,13 @@ Test(fetch, images_without_checksum_must_decode) {
   cr_expect_eq(hyd_dataset_fetch_file(ds, 0, dir2, base, 0, &info, err, sizeof err), HYD_DATA_EFORMAT, "%s", err);
   cr_expect_not_null(strstr(err, "not a valid image"), "%s", err);
   cr_expect_eq(tu_count_entries(dir2), 0);
+  /* The destination's suffix decides, whatever the URL looks like. */
+  char url[512], dest[4096];
+  snprintf(url, sizeof url, "http://127.0.0.1:%d/html/get?id=7", test_httpd_port(server));
+  tu_join(dest, sizeof dest, tmp, "seven.png");
+  cr_expect_eq(hyd_fetch_url(url, dest, NULL, NULL, NULL, err, sizeof err), HYD_DATA_EFORMAT, "%s", err);
+  tu_join(dest, sizeof dest, tmp, "seven.html");
+  cr_expect_eq(hyd_fetch_url(url, dest, NULL, NULL, NULL, err, sizeof err), HYD_DATA_OK, "%s", err);
 }
 
 /* ---- fetching: every failure leaves nothing behind ---- */
