@@ -121,6 +121,29 @@ static int parse(int argc, char **argv, const char *allowed, struct opts *o) {
   return 0;
 }
 
+/* The start every command shares: parse, answer --help, check that the
+ * positional argument is there (want_arg) or absent. Returns -1 when the
+ * command should go on, else the exit code. */
+static int begin(int argc, char **argv, const char *allowed, const char *usage, int want_arg,
+                 struct opts *o) {
+  int rc = parse(argc, argv, allowed, o);
+  if (rc != 0)
+    return rc;
+  if (o->help) {
+    fputs(usage, stdout);
+    return 0;
+  }
+  if (want_arg && o->arg == NULL) {
+    fprintf(stderr, "hyperd data %s: which data set? (try --help)\n", argv[0]);
+    return EXIT_USAGE;
+  }
+  if (!want_arg && o->arg != NULL) {
+    fprintf(stderr, "hyperd data %s: unexpected argument %s\n", argv[0], o->arg);
+    return EXIT_USAGE;
+  }
+  return -1;
+}
+
 /* The cache folder: --cache, or the XDG default. */
 static int cache_dir(const struct opts *o, char *buf, size_t n) {
   char err[512];
@@ -229,17 +252,9 @@ static int fetch_dataset(const struct opts *o, const char *cache) {
 static int cmd_fetch(int argc, char **argv) {
   struct opts o;
   char cache[CAP];
-  int rc = parse(argc, argv, "cache base-url sha256 force", &o);
-  if (rc != 0)
+  int rc = begin(argc, argv, "cache base-url sha256 force", usage_fetch, 1, &o);
+  if (rc >= 0)
     return rc;
-  if (o.help) {
-    fputs(usage_fetch, stdout);
-    return 0;
-  }
-  if (o.arg == NULL) {
-    fprintf(stderr, "hyperd data fetch: which data set? (try --help)\n");
-    return EXIT_USAGE;
-  }
   if (o.sha256 != NULL && !is_url(o.arg)) {
     fprintf(stderr, "hyperd data fetch: --sha256 applies to URLs; registered data sets carry their own\n");
     return EXIT_USAGE;
@@ -333,17 +348,9 @@ static int list_json(const char *cache) {
 static int cmd_list(int argc, char **argv) {
   struct opts o;
   char cache[CAP];
-  int rc = parse(argc, argv, "cache json", &o);
-  if (rc != 0)
+  int rc = begin(argc, argv, "cache json", usage_list, 0, &o);
+  if (rc >= 0)
     return rc;
-  if (o.help) {
-    fputs(usage_list, stdout);
-    return 0;
-  }
-  if (o.arg != NULL) {
-    fprintf(stderr, "hyperd data list: unexpected argument %s\n", o.arg);
-    return EXIT_USAGE;
-  }
   if ((rc = cache_dir(&o, cache, sizeof cache)) != 0)
     return rc;
   if (o.json)
@@ -361,17 +368,9 @@ static int cmd_list(int argc, char **argv) {
 static int cmd_verify(int argc, char **argv) {
   struct opts o;
   char cache[CAP], dir[CAP], err[1024];
-  int rc = parse(argc, argv, "cache dir", &o);
-  if (rc != 0)
+  int rc = begin(argc, argv, "cache dir", usage_verify, 1, &o);
+  if (rc >= 0)
     return rc;
-  if (o.help) {
-    fputs(usage_verify, stdout);
-    return 0;
-  }
-  if (o.arg == NULL) {
-    fprintf(stderr, "hyperd data verify: which data set? (try --help)\n");
-    return EXIT_USAGE;
-  }
   const hyd_dataset *ds = hyd_dataset_find(o.arg);
   if (ds == NULL) {
     fprintf(stderr, "hyperd data verify: %s: unknown data set (see `hyperd data list`)\n", o.arg);
