@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <hyperd/foe.h>
 #include <hyperd/logistic.h>
 #include <hyperd/oracle.h>
 #include <hyperd/problem.h>
@@ -14,7 +15,7 @@
 
 #include "common.h"
 
-#define MAXP 16
+#define MAXP 40
 
 static hyd_oracle_config config(void)
 {
@@ -210,4 +211,44 @@ Test(hypergradient, logistic_omega_bounds_the_error)
   check_omega(hyd_logistic_problem(lr), th, 1e-3);
   check_omega(hyd_logistic_problem(lr), th, 1e-1);
   hyd_logistic_destroy(lr);
+}
+
+static hyd_foe *small_foe(double *th)
+{
+  enum { M = 2, H = 6, W = 5 };
+  double clean[M * H * W], noisy[M * H * W];
+  test_rng r;
+  rng_seed(&r, 47);
+  for (size_t i = 0; i < M * H * W; i++) {
+    clean[i] = ((i % W) < 2) ? 0.3 : 0.7;
+    noisy[i] = clean[i] + 0.1 * rng_normal(&r);
+  }
+  hyd_foe_options o = {2, 3, 1};
+  hyd_foe *fo;
+  cr_assert_eq(hyd_foe_create(&fo, M, H, W, noisy, clean, &o, NULL), HYD_OK);
+  cr_assert_eq(hyd_foe_n_theta(&o), 23);
+  cr_assert_eq(hyd_foe_theta_init(&o, 5, th), HYD_OK);
+  th[0] = log(0.5);
+  th[1] = -1.0;
+  th[2] = 0.0;
+  th[3] = log(0.1);
+  th[4] = log(0.2);
+  return fo;
+}
+
+Test(hypergradient, foe_matches_finite_differences)
+{
+  double th[23];
+  hyd_foe *fo = small_foe(th);
+  check_against_fd(hyd_foe_problem(fo), th, 1e-3);
+  hyd_foe_destroy(fo);
+}
+
+Test(hypergradient, foe_omega_bounds_the_error)
+{
+  double th[23];
+  hyd_foe *fo = small_foe(th);
+  check_omega(hyd_foe_problem(fo), th, 1e-3);
+  check_omega(hyd_foe_problem(fo), th, 1e-1);
+  hyd_foe_destroy(fo);
 }
