@@ -8,4 +8,5 @@
 #include <hyperd/quadratic.h>
 #include <hyperd/tv.h>
 #include <hyperd/logistic.h>
+#include <hyperd/foe.h>
 #endif
