@@ -339,6 +339,12 @@ static void format_value(char *buf, size_t size, double v) {
     (void)snprintf(buf, size, "%.6g", v);
 }
 
+/* Never NULL: a status this binary does not know prints as "?". */
+static const char *status_text(int status) {
+  const char *name = hyd_study_status_name(status);
+  return name ? name : "?";
+}
+
 static int studies_row(const hyd_store_study *s, void *user) {
   studies_ctx *c = user;
   hyd_store_iteration best;
@@ -353,7 +359,7 @@ static int studies_row(const hyd_store_study *s, void *user) {
   char value[32];
   format_value(value, sizeof value, b ? b->g : NAN);
   printf("%-5lld %-24s %-11s %-12s %-10s %6ld  %-13s %s\n", (long long)s->id, s->name,
-         hyd_study_status_name(s->status), s->problem, s->method, s->n_iterations, value,
+         status_text(s->status), s->problem, s->method, s->n_iterations, value,
          s->created_at);
   return 0;
 }
@@ -468,8 +474,7 @@ int hyd_cli_trials(int argc, char **argv) {
 /* ---- hyperd best ---- */
 
 static void print_best(const hyd_store_study *s, const hyd_store_iteration *b) {
-  printf("study       %s (id %lld, %s)\n", s->name, (long long)s->id,
-         hyd_study_status_name(s->status));
+  printf("study       %s (id %lld, %s)\n", s->name, (long long)s->id, status_text(s->status));
   printf("iteration   %ld\n", b->iteration);
   printf("value g     %.12g\n", b->g);
   printf("sandwich    %.12g <= f <= %.12g\n", b->f_lo, b->f_hi);

@@ -462,3 +462,21 @@ Test(store_write, maid_recorder_records_into_the_open_iteration) {
   cr_assert_eq(hyd_store_foreach_evaluation(st, id, count_eval, &n), HYD_STORE_OK);
   cr_assert_eq(n, 2);
 }
+
+Test(store_write, theta_is_stored_little_endian) {
+  int64_t id = new_study("le", 2);
+  double theta[2] = {1.0, -2.5};
+  cr_assert_eq(hyd_store_begin_iteration(st, id, 1), HYD_STORE_OK);
+  hyd_maid_info in = test_info(1);
+  cr_assert_eq(hyd_store_record_iteration(st, &in, theta), HYD_STORE_OK);
+  cr_assert_eq(hyd_store_commit_iteration(st), HYD_STORE_OK);
+  sqlite3 *c = NULL;
+  cr_assert_eq(sqlite3_open_v2(db, &c, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+  sqlite3_stmt *q = NULL;
+  cr_assert_eq(sqlite3_prepare_v2(c, "SELECT hex(theta) FROM iterations", -1, &q, NULL), SQLITE_OK);
+  cr_assert_eq(sqlite3_step(q), SQLITE_ROW);
+  /* 1.0 = 0x3FF0000000000000, -2.5 = 0xC004000000000000, low byte first. */
+  cr_assert_str_eq((const char *)sqlite3_column_text(q, 0), "000000000000F03F00000000000004C0");
+  sqlite3_finalize(q);
+  sqlite3_close(c);
+}
