@@ -150,7 +150,7 @@ static int check_format(const char *tmp, const char *dest, const char *label, ch
   int rc = hyd_image_read(tmp, &img, why, sizeof why);
   hyd_image_free(&img);
   if (rc == HYD_DATA_EFORMAT)
-    return hyd_data_fail(err, errsz, HYD_DATA_EFORMAT, "%s: downloaded file is not a valid image", label);
+    return hyd_data_fail(err, errsz, HYD_DATA_EFORMAT, "%s: not a valid image", label);
   if (rc != HYD_DATA_OK)
     return hyd_data_fail(err, errsz, rc, "%s: %s", label, why);
   return HYD_DATA_OK;
@@ -246,6 +246,10 @@ int hyd_dataset_verify_file(const hyd_dataset *ds, size_t i, const char *dir, hy
   if (stat(path, &st) != 0 || !S_ISREG(st.st_mode))
     return hyd_data_fail(err, errsz, HYD_DATA_EIO, "%s: missing", path);
   rc = check_file(path, path, ds->files[i].sha256, ds->files[i].content_sha256, info, err, errsz);
+  /* Without a checksum, a damaged image in the cache is still caught (and
+   * so fetched again by hyd_dataset_fetch_file). */
+  if (rc == HYD_DATA_OK && info->checked == 0)
+    rc = check_format(path, path, path, err, errsz);
   info->outcome = HYD_FETCH_PRESENT;
   return rc;
 }

@@ -57,7 +57,9 @@ int hyd_dataset_fetch(const hyd_dataset *ds, const char *dir, const char *base_u
                       char *err, size_t errsz);
 
 /* Checks file i of ds under dir: present, and every known checksum
- * matches. HYD_DATA_EIO if missing, HYD_DATA_ECHECKSUM on a mismatch. */
+ * matches (with none known, an image file must decode). HYD_DATA_EIO if
+ * missing, HYD_DATA_ECHECKSUM on a mismatch, HYD_DATA_EFORMAT for an
+ * image that does not decode. */
 int hyd_dataset_verify_file(const hyd_dataset *ds, size_t i, const char *dir, hyd_fetch_info *info,
                             char *err, size_t errsz);
 

@@ -276,6 +276,16 @@ Test(fetch, images_without_checksum_must_decode) {
   cr_expect(hyd_sha256_valid(info.sha256));
   cr_assert_eq(hyd_dataset_fetch(ds, dir, base, 0, err, sizeof err), HYD_DATA_OK, "%s", err);
   cr_expect_eq(tu_count_entries(dir), 24);
+  cr_expect_eq(hyd_dataset_verify(ds, dir, err, sizeof err), HYD_DATA_OK, "%s", err);
+  /* A damaged cached image is caught without a checksum and fetched again. */
+  tu_join(p, sizeof p, dir, "kodim07.png");
+  tu_write(p, "\x89PNG\r\n\x1a\n", 8);
+  cr_expect_eq(hyd_dataset_verify(ds, dir, err, sizeof err), HYD_DATA_EFORMAT, "%s", err);
+  cr_expect_not_null(strstr(err, "kodim07.png"), "%s", err);
+  int before = test_httpd_requests(server);
+  cr_assert_eq(hyd_dataset_fetch(ds, dir, base, 0, err, sizeof err), HYD_DATA_OK, "%s", err);
+  cr_expect_eq(test_httpd_requests(server), before + 1, "only the damaged file was fetched");
+  cr_expect_eq(hyd_dataset_verify(ds, dir, err, sizeof err), HYD_DATA_OK, "%s", err);
   /* An HTML page served with 200 in place of an image is not accepted. */
   snprintf(base, sizeof base, "http://127.0.0.1:%d/html", test_httpd_port(server));
   char dir2[4096];
