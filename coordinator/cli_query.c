@@ -60,10 +60,11 @@ static const char *usage_text(const char *cmd) {
          "  --db FILE   database (default hyperd.db in the current directory)\n";
 }
 
+/* One line, as the other subcommands do; --help has the rest. */
 static int usage_error(const char *cmd, const char *fmt, const char *arg) {
   fprintf(stderr, "hyperd %s: ", cmd);
   fprintf(stderr, fmt, arg);
-  fprintf(stderr, "\n%s", usage_text(cmd));
+  fprintf(stderr, " (try --help)\n");
   return EXIT_USAGE;
 }
 

@@ -306,3 +306,25 @@ Test(cli_query, export_to_an_unwritable_path_fails) {
   cr_assert(strstr(r.err, "out.csv"), "%s", r.err);
   done(&r);
 }
+
+Test(cli_query, queries_work_beside_a_running_writer) {
+  hyd_store *w = NULL;
+  cr_assert_eq(hyd_store_open(&w, db, 0), HYD_STORE_OK);
+  cr_assert_eq(hyd_store_begin_iteration(w, study_a, 4), HYD_STORE_OK);
+  double theta[3] = {4, 4, 4};
+  hyd_maid_event e = test_event(4, 0, theta);
+  cr_assert_eq(hyd_store_record_evaluation(w, &e, NULL), HYD_STORE_OK);
+  run_result r = run(hyd_cli_trials, (const char *[]){"trials", "alpha", "--json", "--db", db, NULL});
+  cr_assert_eq(r.code, 0, "%s", r.err);
+  cJSON *a = cJSON_Parse(r.out);
+  cr_assert_eq(cJSON_GetArraySize(a), 9, "the open iteration is not visible");
+  cJSON_Delete(a);
+  done(&r);
+  cr_assert_eq(hyd_store_commit_iteration(w), HYD_STORE_OK);
+  r = run(hyd_cli_trials, (const char *[]){"trials", "alpha", "--json", "--db", db, NULL});
+  a = cJSON_Parse(r.out);
+  cr_assert_eq(cJSON_GetArraySize(a), 10);
+  cJSON_Delete(a);
+  done(&r);
+  hyd_store_close(w);
+}
