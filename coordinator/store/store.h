@@ -182,9 +182,11 @@ int hyd_store_next_queued(hyd_store *st, int64_t *id);
  * HYD_STORE_ESTATE if an iteration is open already. */
 int hyd_store_begin_iteration(hyd_store *st, int64_t study, long iteration);
 /* One oracle evaluation or line-search trial of the open iteration; seq
- * numbers count from 0 per iteration in call order. event->theta has the
- * study's n_theta values (NULL allowed only if n_theta is 0).
- * fail_reason: NULL for a normal record, else why the call failed. */
+ * numbers count from 0 per iteration in call order. The row's iteration is
+ * the open one (event->iter is not used, so the recorder's numbering cannot
+ * disagree with the iteration rows). event->theta has the study's n_theta
+ * values (NULL allowed only if n_theta is 0). fail_reason: NULL for a
+ * normal record, else why the call failed. */
 int hyd_store_record_evaluation(hyd_store *st, const hyd_maid_event *event,
                                 const char *fail_reason);
 /* The iteration's end state; info->iter must equal the open iteration.
@@ -198,8 +200,10 @@ int hyd_store_record_checkpoint(hyd_store *st, int64_t study,
                                 const hyd_maid_checkpoint *cp,
                                 const double *theta, size_t n_theta,
                                 const double *warm, size_t n_warm);
-/* Commits. If any record of the iteration failed, rolls back instead and
- * returns that first failure (so an iteration is never half-written). */
+/* Commits. If any write made while the iteration was open failed (a
+ * record, a checkpoint, an event, a study update), rolls back instead and
+ * returns that first failure, so an iteration is never half-written. The
+ * iteration is closed either way. */
 int hyd_store_commit_iteration(hyd_store *st);
 /* Discards the open iteration. OK when none is open. */
 int hyd_store_rollback_iteration(hyd_store *st);
