@@ -58,7 +58,7 @@ struct hyd_tv {
   hyd_allocator alloc;
   size_t m, H, W, n, edges;
   int reference;
-  double scale; /* 1, or 1/m with HYD_TV_REFERENCE_SCALING */
+  double scale; /* of h: 1, or 1/m with HYD_TV_REFERENCE_SCALING */
   double *noisy, *clean;
   double *scratch; /* m * TV_SCRATCH_ROWS * W */
 };
@@ -355,10 +355,12 @@ static int tv_upper(void *ctx, size_t sample, const double *x, double *value,
     double d = x[j] - c[j];
     sum += d * d;
   }
-  *value = tv->scale * 0.5 * sum;
+  /* unscaled even with HYD_TV_REFERENCE_SCALING: the mean over samples
+   * that f takes is the reference's 1/N */
+  *value = 0.5 * sum;
   if (grad)
     for (size_t j = 0; j < tv->n; j++)
-      grad[j] = tv->scale * (x[j] - c[j]);
+      grad[j] = x[j] - c[j];
   return HYD_OK;
 }
 
@@ -545,7 +547,9 @@ int hyd_tv_psnr(const hyd_tv *tv, size_t image, const double *x,
   const double *c = tv->clean + image * tv->n;
   double sum = 0.0;
   for (size_t j = 0; j < tv->n; j++) {
-    double d = x[j] - c[j];
+    /* clipped to the displayable range, as the reference reports it */
+    double v = x[j] < 0.0 ? 0.0 : (x[j] > 1.0 ? 1.0 : x[j]);
+    double d = v - c[j];
     sum += d * d;
   }
   if (!isfinite(sum))

@@ -301,11 +301,11 @@ Test(tv, reference_scaling)
   cr_assert_eq(pb->cross_tprod(pb->ctx, 2, th, x, v, t2), 0);
   CLOSE(t1[0], t2[0]);
   CLOSE(t1[1], t2[1]);
+  /* the upper level is not scaled (f's mean over samples is the 1/N) */
   cr_assert_eq(pa->upper(pa->ctx, 2, x, &f1, o1), 0);
   cr_assert_eq(pb->upper(pb->ctx, 2, x, &f2, o2), 0);
-  CLOSE(f1, f2);
-  for (size_t j = 0; j < NPIX; j++)
-    CLOSE(o1[j], o2[j]);
+  cr_assert_eq(f1, f2);
+  cr_assert_eq(memcmp(o1, o2, sizeof o1), 0);
   hyd_constants ka, kb;
   cr_assert_eq(pa->constants(pa->ctx, 2, th, x, &ka), 0);
   cr_assert_eq(pb->constants(pb->ctx, 2, th, x, &kb), 0);
@@ -324,23 +324,30 @@ Test(tv, reference_scaling)
 
 Test(tv, psnr)
 {
-  tv_fixture fx;
-  make_tv(&fx, 0, 12);
-  double x[NPIX], db;
-  memcpy(x, fx.clean + NPIX, sizeof x);
-  cr_assert_eq(hyd_tv_psnr(fx.tv, 1, x, &db), HYD_OK);
+  double y[NPIX], c[NPIX], x[NPIX], db;
+  for (size_t j = 0; j < NPIX; j++)
+    c[j] = y[j] = 0.2 + 0.03 * (double)j; /* inside [0.2, 0.8] */
+  hyd_tv *tv;
+  cr_assert_eq(hyd_tv_create(&tv, 1, HH, WW, y, c, 0, NULL), HYD_OK);
+  memcpy(x, c, sizeof x);
+  cr_assert_eq(hyd_tv_psnr(tv, 0, x, &db), HYD_OK);
   cr_assert(isinf(db) && db > 0);
   for (size_t j = 0; j < NPIX; j++)
     x[j] += (j % 2) ? 0.1 : -0.1;
-  cr_assert_eq(hyd_tv_psnr(fx.tv, 1, x, &db), HYD_OK);
+  cr_assert_eq(hyd_tv_psnr(tv, 0, x, &db), HYD_OK);
   cr_assert(fabs(db - 20.0) <= 1e-12, "%.17g", db);
-  cr_assert_eq(hyd_tv_psnr(fx.tv, M_IMG, x, &db), HYD_EINVAL);
+  /* values outside [0, 1] are clipped first */
+  x[0] = -5.0; /* clipped to 0: error 0.2 instead of 0.1 */
+  cr_assert_eq(hyd_tv_psnr(tv, 0, x, &db), HYD_OK);
+  double want = 10.0 * log10(NPIX / (0.01 * (NPIX - 1) + 0.04));
+  cr_assert(fabs(db - want) <= 1e-12, "%.17g vs %.17g", db, want);
+  cr_assert_eq(hyd_tv_psnr(tv, 1, x, &db), HYD_EINVAL);
   cr_assert_eq(hyd_tv_psnr(NULL, 0, x, &db), HYD_EINVAL);
-  cr_assert_eq(hyd_tv_psnr(fx.tv, 0, NULL, &db), HYD_EINVAL);
-  cr_assert_eq(hyd_tv_psnr(fx.tv, 0, x, NULL), HYD_EINVAL);
-  x[0] = NAN;
-  cr_assert_eq(hyd_tv_psnr(fx.tv, 0, x, &db), HYD_ENONFINITE);
-  hyd_tv_destroy(fx.tv);
+  cr_assert_eq(hyd_tv_psnr(tv, 0, NULL, &db), HYD_EINVAL);
+  cr_assert_eq(hyd_tv_psnr(tv, 0, x, NULL), HYD_EINVAL);
+  x[1] = NAN;
+  cr_assert_eq(hyd_tv_psnr(tv, 0, x, &db), HYD_ENONFINITE);
+  hyd_tv_destroy(tv);
 }
 
 Test(tv, create_rejects_bad_arguments)
@@ -503,4 +510,62 @@ Test(tv, LAinv_nearly_attained)
   /* star Laplacian: 5 w against the bound's 4 sqrt 2 w, so about 0.44 */
   cr_assert(ratio <= 1.0 && ratio > 0.4, "ratio %g", ratio);
   hyd_tv_destroy(fx.tv);
+}
+
+/* float32 little-endian file into doubles (malloc'd; NULL on failure). */
+static double *read_f32(const char *path, size_t count)
+{
+  FILE *f = fopen(path, "rb");
+  if (!f)
+    return NULL;
+  float *buf = malloc(count * sizeof *buf);
+  double *out = malloc(count * sizeof *out);
+  int ok = buf && out && fread(buf, sizeof *buf, count, f) == count &&
+           fgetc(f) == EOF;
+  fclose(f);
+  if (ok)
+    for (size_t i = 0; i < count; i++)
+      out[i] = (double)buf[i];
+  free(buf);
+  if (!ok) {
+    free(out);
+    out = NULL;
+  }
+  return out;
+}
+
+/* The reference's own instance (shared/reference/tv96): with the reference
+ * scaling, f at the unsolved start x = 0 and at x = noisy are the values the
+ * reference logged (computed there in float32), and so is the mean PSNR of
+ * the noisy images. */
+Test(tv, reference_instance_values)
+{
+  enum { N = 24, NP96 = 96 * 96 };
+  double *clean = read_f32(HYD_SHARED_DIR "/reference/tv96/clean.f32", N * NP96);
+  double *noisy = read_f32(HYD_SHARED_DIR "/reference/tv96/noisy.f32", N * NP96);
+  cr_assert(clean && noisy, "cannot read shared/reference/tv96");
+  hyd_tv *tv;
+  cr_assert_eq(hyd_tv_create(&tv, N, 96, 96, noisy, clean,
+                             HYD_TV_REFERENCE_SCALING, NULL),
+               HYD_OK);
+  const hyd_problem *p = hyd_tv_problem(tv);
+  double *zero = calloc(NP96, sizeof *zero), f0 = 0.0, fy = 0.0, ps = 0.0;
+  for (size_t i = 0; i < N; i++) {
+    double g, db;
+    cr_assert_eq(p->upper(p->ctx, i, zero, &g, NULL), 0);
+    f0 += g / N;
+    cr_assert_eq(p->upper(p->ctx, i, noisy + i * NP96, &g, NULL), 0);
+    fy += g / N;
+    cr_assert_eq(hyd_tv_psnr(tv, i, noisy + i * NP96, &db), HYD_OK);
+    ps += db / N;
+  }
+  /* reference_run.json: 1047.0465087890625, 46.10762023925781,
+   * 20.17841911315918 (float32 sums: relative 1e-5) */
+  cr_assert(fabs(f0 - 1047.0465087890625) <= 1e-5 * 1047.05, "f(0) %.10g", f0);
+  cr_assert(fabs(fy - 46.10762023925781) <= 1e-5 * 46.1, "f(noisy) %.10g", fy);
+  cr_assert(fabs(ps - 20.17841911315918) <= 1e-5 * 20.2, "psnr %.10g", ps);
+  hyd_tv_destroy(tv);
+  free(zero);
+  free(clean);
+  free(noisy);
 }

@@ -28,13 +28,18 @@ typedef struct hyd_tv hyd_tv;
 
 /* Creation flags. */
 enum hyd_tv_flag {
-  /* The reference code's scaling (shared/reference/README.md): h_i and g_i
-   * (and every derivative) are divided by the number of images N, and the
-   * constants callback reports the reference solver's mu = 1,
-   * L = 1 + sqrt(8) lambda/nu and Lg = 1, which are NOT bounds of the scaled
-   * problem: `certified` is 0. norm_B, LB and LAinv are the true ones of the
-   * scaled problem. The minimisers and the hypergradient direction are
-   * unchanged. Use it only to reproduce the reference profile. */
+  /* The reference code's scaling (shared/reference/README.md). The
+   * reference optimises one stacked problem, lower level (1/N) sum_i h_i and
+   * upper level (1/N) sum_i g_i. With this flag h_i and its derivatives
+   * (gradient, A, B) are divided by N = n_images; g_i is left as it is,
+   * because f = (1/m) sum_i g_i already is the reference's (1/N) sum_i g_i
+   * (so f at x = 0 on shared/reference/tv96 is its 1047.05). The constants
+   * callback reports the reference solver's mu = 1,
+   * L = 1 + sqrt(8) lambda/nu and Lg = 1, which are NOT bounds of the
+   * scaled problem, so `certified` is 0; norm_B, LB and LAinv are the true
+   * ones of the scaled problem. Minimisers and the hypergradient are those
+   * of the unscaled problem. Use it only to reproduce the reference
+   * profile. */
   HYD_TV_REFERENCE_SCALING = 1u
 };
 
@@ -60,7 +65,9 @@ void hyd_tv_destroy(hyd_tv *tv);
 const hyd_problem *hyd_tv_problem(const hyd_tv *tv);
 
 /* PSNR in dB of x (height * width values) against clean image `image`,
- * peak value 1: 10 log10(1 / mean((x - c)^2)); +HUGE_VAL if x == c. */
+ * peak value 1, x clipped to [0, 1] first (as the reference reports it):
+ * 10 log10(1 / mean((clip(x) - c)^2)); +HUGE_VAL if they are equal.
+ * HYD_ENONFINITE if x holds NaN. */
 int hyd_tv_psnr(const hyd_tv *tv, size_t image, const double *x,
                 double *psnr);
 
