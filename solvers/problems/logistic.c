@@ -44,6 +44,7 @@
 #define LR_LMAX_SAFETY (1.0 + 1e-8)
 #define LR_POWER_ITERS 500
 #define LR_CHOLESKY_TRIES 200
+#define LR_GRAM_BLOCK 64
 
 typedef struct lr_fold {
   size_t *train, *val;
@@ -445,6 +446,32 @@ static double lmax_certified(size_t k, const double *G, double *work)
   return gersh * LR_LMAX_SAFETY;
 }
 
+/* G[r][c] += sum over a block of rows of x_r x_c (upper triangle), from
+ * the block transposed into T (d x LR_GRAM_BLOCK): G is touched once per
+ * block rather than once per row (it does not fit in cache for d ~ 800),
+ * and four partial sums keep the dot products from waiting on each other
+ * while fixing the summation order (deterministic). */
+static void gram_block(size_t d, size_t nb, const double *T, double *G)
+{
+  for (size_t r = 0; r < d; r++) {
+    const double *Tr = T + r * LR_GRAM_BLOCK;
+    for (size_t c = r; c < d; c++) {
+      const double *Tc = T + c * LR_GRAM_BLOCK;
+      double s0 = 0.0, s1 = 0.0, s2 = 0.0, s3 = 0.0;
+      size_t t = 0;
+      for (; t + 4 <= nb; t += 4) {
+        s0 += Tr[t] * Tc[t];
+        s1 += Tr[t + 1] * Tc[t + 1];
+        s2 += Tr[t + 2] * Tc[t + 2];
+        s3 += Tr[t + 3] * Tc[t + 3];
+      }
+      for (; t < nb; t++)
+        s0 += Tr[t] * Tc[t];
+      G[r * d + c] += (s0 + s1) + (s2 + s3);
+    }
+  }
+}
+
 /* Certified lambda_max(X_S^T X_S) for the row set S (idx, n): the Gram
  * matrix of the smaller side has the same nonzero spectrum. */
 static int lmax_rows(const hyd_logistic *lr, const size_t *idx, size_t n,
@@ -452,10 +479,13 @@ static int lmax_rows(const hyd_logistic *lr, const size_t *idx, size_t n,
 {
   const hyd_allocator *a = &lr->alloc;
   size_t d = lr->d, k = n < d ? n : d;
-  if (k > SIZE_MAX / k - 2)
+  if (k > SIZE_MAX / k - 2 || d > SIZE_MAX / LR_GRAM_BLOCK)
     return HYD_EINVAL;
+  size_t wlen = k * k + 2 * k;
+  if (n >= d && wlen < d * LR_GRAM_BLOCK)
+    wlen = d * LR_GRAM_BLOCK; /* work doubles as the transposed block */
   double *G = hyd_alloc_array(a, k * k, sizeof(double));
-  double *work = hyd_alloc_array(a, k * k + 2 * k, sizeof(double));
+  double *work = hyd_alloc_array(a, wlen, sizeof(double));
   if (!G || !work) {
     hyd_free(a, G);
     hyd_free(a, work);
@@ -463,14 +493,14 @@ static int lmax_rows(const hyd_logistic *lr, const size_t *idx, size_t n,
   }
   memset(G, 0, k * k * sizeof *G);
   if (n >= d) {
-    for (size_t i = 0; i < n; i++) {
-      const double *x = lr->X + idx[i] * d;
-      for (size_t r = 0; r < d; r++) {
-        double xr = x[r];
-        double *Gr = G + r * d;
-        for (size_t c = r; c < d; c++)
-          Gr[c] += xr * x[c];
+    for (size_t i0 = 0; i0 < n; i0 += LR_GRAM_BLOCK) {
+      size_t nb = n - i0 < LR_GRAM_BLOCK ? n - i0 : LR_GRAM_BLOCK;
+      for (size_t t = 0; t < nb; t++) {
+        const double *x = lr->X + idx[i0 + t] * d;
+        for (size_t r = 0; r < d; r++)
+          work[r * LR_GRAM_BLOCK + t] = x[r];
       }
+      gram_block(d, nb, work, G);
     }
   } else {
     for (size_t i = 0; i < n; i++)
