@@ -328,3 +328,47 @@ Test(cli_query, queries_work_beside_a_running_writer) {
   done(&r);
   hyd_store_close(w);
 }
+
+/* cJSON allocations fail one at a time (k = 0, 1, ...): every command with
+ * JSON output must exit 0 or 1 with "out of memory", never crash or print
+ * half an object as success. */
+static long cjson_countdown = -1;
+static int cjson_injected;
+
+static void *failing_malloc(size_t n) {
+  if (cjson_countdown >= 0 && cjson_countdown-- == 0) {
+    cjson_injected = 1;
+    return NULL;
+  }
+  return malloc(n);
+}
+
+Test(cli_query, json_output_survives_allocation_failures) {
+  cJSON_Hooks hooks = {failing_malloc, free};
+  cJSON_InitHooks(&hooks);
+  const char *cmds[][8] = {{"studies", "--json", "--db", db, NULL},
+                           {"trials", "alpha", "--json", "--db", db, NULL},
+                           {"best", "alpha", "--json", "--db", db, NULL},
+                           {"export", "alpha", "--format", "json", "--db", db, NULL}};
+  int (*fns[])(int, char **) = {hyd_cli_studies, hyd_cli_trials, hyd_cli_best, hyd_cli_export};
+  for (int c = 0; c < 4; c++) {
+    int done_ = 0;
+    for (long k = 0; !done_ && k < 100000; k++) {
+      cjson_countdown = k;
+      cjson_injected = 0;
+      run_result r = run(fns[c], cmds[c]);
+      cjson_countdown = -1;
+      if (cjson_injected) {
+        cr_assert(r.code == 1 || r.code == 0, "%s k=%ld: exit %d", cmds[c][0], k, r.code);
+        if (r.code == 1)
+          cr_assert(strstr(r.err, "out of memory"), "%s k=%ld: %s", cmds[c][0], k, r.err);
+      } else {
+        cr_assert_eq(r.code, 0, "%s: %s", cmds[c][0], r.err);
+        done_ = 1;
+      }
+      done(&r);
+    }
+    cr_assert(done_, "%s never ran through", cmds[c][0]);
+  }
+  cJSON_InitHooks(NULL);
+}
