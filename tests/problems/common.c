@@ -39,7 +39,7 @@ static void *fa_alloc(void *user, size_t size)
 {
   fail_alloc *s = user;
   s->calls++;
-  if (s->fail_at > 0 && s->calls >= s->fail_at) {
+  if (s->fail_at > 0 && s->calls == s->fail_at) {
     s->failed = 1;
     return NULL;
   }

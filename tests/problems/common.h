@@ -16,8 +16,9 @@ double rng_uniform(test_rng *r);          /* [0, 1) */
 double rng_normal(test_rng *r);           /* N(0, 1) */
 void rng_fill(test_rng *r, size_t n, double lo, double hi, double *x);
 
-/* Fails the fail_at-th allocation (1-based; 0 never) and every later one
- * while `sticky`; counts live blocks. */
+/* Fails exactly the fail_at-th allocation (1-based; 0 never), so that the
+ * allocations after a failure succeed and must be released too; counts
+ * live blocks. */
 typedef struct fail_alloc {
   long fail_at;
   long calls;
