@@ -199,9 +199,10 @@ static int add_theta(cJSON *o, const double *theta, size_t n) {
     return 0;
   for (size_t i = 0; i < n; i++) {
     cJSON *x = isfinite(theta[i]) ? cJSON_CreateNumber(theta[i]) : cJSON_CreateNull();
-    if (!x)
+    if (!x || !cJSON_AddItemToArray(a, x)) {
+      cJSON_Delete(x);
       return 0;
-    cJSON_AddItemToArray(a, x);
+    }
   }
   return 1;
 }
@@ -211,7 +212,11 @@ static int add_json_text(cJSON *o, const char *key, const char *text) {
   cJSON *v = text ? cJSON_Parse(text) : NULL;
   if (!v)
     return add_string(o, key, text);
-  cJSON_AddItemToObject(o, key, v);
+  /* Adding copies the key and can fail; then v is still ours. */
+  if (!cJSON_AddItemToObject(o, key, v)) {
+    cJSON_Delete(v);
+    return 0;
+  }
   return 1;
 }
 
@@ -502,9 +507,8 @@ static int best_body(const char *cmd, const cli_opts *o, hyd_store *st,
   cJSON *it = iteration_json(&b), *obj = cJSON_CreateObject();
   char *text = NULL;
   if (it && obj && add_number(obj, "study_id", (double)s->id) &&
-      add_string(obj, "study", s->name)) {
-    cJSON_AddItemToObject(obj, "best", it);
-    it = NULL;
+      add_string(obj, "study", s->name) && cJSON_AddItemToObject(obj, "best", it)) {
+    it = NULL; /* owned by obj now */
     text = cJSON_Print(obj);
   }
   cJSON_Delete(it);
