@@ -210,7 +210,9 @@ int hyd_store_rollback_iteration(hyd_store *st);
 /* A hyd_maid_recorder that records into the store passed as `user`
  * (hyd_maid_set_recorder(solver, hyd_store_maid_recorder, st)). The
  * recorder cannot fail: a failure is kept and returned by
- * hyd_store_commit_iteration. */
+ * hyd_store_commit_iteration. Begin the iteration before calling
+ * hyd_maid_iterate: outside an open iteration there is no commit to report
+ * to, and the record is dropped (HYD_STORE_ESTATE on the handle). */
 void hyd_store_maid_recorder(const hyd_maid_event *event, void *user);
 
 /* Log of notable things; study 0 for daemon-wide events; level 0 debug ..
