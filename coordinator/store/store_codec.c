@@ -163,3 +163,14 @@ void hyd_store_column_cost(sqlite3_stmt *stmt, int first, hyd_cost *c) {
     a[k] = sqlite3_column_double(stmt, first + k);
   cost_from_array(c, a);
 }
+
+int hyd_store_dup_string(char **p) {
+  if (!*p)
+    return 0;
+  size_t n = strlen(*p) + 1;
+  char *copy = sqlite3_malloc64(n);
+  if (copy)
+    memcpy(copy, *p, n);
+  *p = copy;
+  return copy ? 0 : -1;
+}

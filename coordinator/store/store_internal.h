@@ -114,6 +114,10 @@ void hyd_store_decode_doubles(double *out, const unsigned char *in, size_t n);
 void hyd_store_pack_checkpoint(unsigned char *out, const hyd_maid_checkpoint *cp);
 void hyd_store_unpack_checkpoint(hyd_maid_checkpoint *cp, const unsigned char *in);
 
+/* Replaces *p (borrowed, may be NULL) by an sqlite3_malloc'd copy; -1
+ * (and *p NULL) when out of memory. */
+int hyd_store_dup_string(char **p);
+
 /* Binding helpers: NULL text binds NULL; a size_t as int64. */
 int hyd_store_bind_text(sqlite3_stmt *stmt, int i, const char *text);
 /* Column helpers: NULL reads as NaN / 0 / NULL. */

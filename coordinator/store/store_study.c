@@ -1,5 +1,5 @@
-/* store_study.c: study rows (create, update, look up, list), events and
- * data sets: everything that is not part of an iteration's records. */
+/* store_study.c: study rows: create, update, look up, list, and the
+ * daemon's queue. */
 #include "store_internal.h"
 
 #include <stdio.h>
@@ -60,17 +60,6 @@ static void study_from_row(sqlite3_stmt *stmt, hyd_store_study *s) {
   s->n_evaluations = (long)sqlite3_column_int64(stmt, C_N_EVALUATIONS);
 }
 
-static int dup_string(char **p) {
-  if (!*p)
-    return 0;
-  size_t n = strlen(*p) + 1;
-  char *copy = sqlite3_malloc64(n);
-  if (copy)
-    memcpy(copy, *p, n);
-  *p = copy;
-  return copy ? 0 : -1;
-}
-
 /* Turns the borrowed strings of `s` into owned copies. */
 static int own_strings(hyd_store *st, hyd_store_study *s) {
   char **fields[] = {&s->name,        &s->problem,    &s->method,
@@ -82,7 +71,7 @@ static int own_strings(hyd_store *st, hyd_store_study *s) {
   for (size_t i = 0; i < n; i++) {
     if (failed)
       *fields[i] = NULL; /* never free a borrowed pointer */
-    else if (dup_string(fields[i]) != 0)
+    else if (hyd_store_dup_string(fields[i]) != 0)
       failed = 1;
   }
   if (failed) {
@@ -389,103 +378,4 @@ int hyd_store_study_n_theta(hyd_store *st, int64_t study, size_t *n_theta) {
   *n_theta = (size_t)sqlite3_column_int64(q, 0);
   (void)sqlite3_reset(q);
   return HYD_STORE_OK;
-}
-
-int hyd_store_record_event(hyd_store *st, int64_t study, int level,
-                           const char *kind, const char *message) {
-  if (!st)
-    return HYD_STORE_EINVAL;
-  int status = hyd_store_check_writable(st, "record event");
-  if (!status && (level < 0 || level > 3 || !kind || !*kind || !message || study < 0))
-    status = hyd_store_fail(st, HYD_STORE_EINVAL,
-                            "record event: level 0..3, a kind and a message are required");
-  sqlite3_stmt *q = NULL;
-  if (!status)
-    status = hyd_store_stmt(st, STMT_INSERT_EVENT, &q);
-  if (status)
-    return hyd_store_iteration_failed(st, status);
-  int rc = study > 0 ? sqlite3_bind_int64(q, 1, study) : sqlite3_bind_null(q, 1);
-  if (rc == SQLITE_OK) rc = sqlite3_bind_int(q, 2, level);
-  if (rc == SQLITE_OK) rc = hyd_store_bind_text(q, 3, kind);
-  if (rc == SQLITE_OK) rc = hyd_store_bind_text(q, 4, message);
-  if (rc != SQLITE_OK) {
-    status = hyd_store_fail_sqlite(st, rc, "record event");
-    (void)sqlite3_reset(q);
-  } else {
-    rc = sqlite3_step(q);
-    status = rc == SQLITE_DONE ? HYD_STORE_OK
-             : (rc & 0xff) == SQLITE_CONSTRAINT
-                 ? hyd_store_fail(st, HYD_STORE_ENOTFOUND,
-                                  "record event: no study with id %lld", (long long)study)
-                 : hyd_store_fail_sqlite(st, rc, "record event");
-    (void)sqlite3_reset(q);
-  }
-  if (!status)
-    hyd_store_ok(st);
-  return hyd_store_iteration_failed(st, status);
-}
-
-int hyd_store_put_dataset(hyd_store *st, const char *name, const char *url,
-                          const char *sha256) {
-  if (!st)
-    return HYD_STORE_EINVAL;
-  int status = hyd_store_check_writable(st, "put data set");
-  if (!status && (!name || !*name || !sha256))
-    status = hyd_store_fail(st, HYD_STORE_EINVAL, "put data set: name and sha256 are required");
-  sqlite3_stmt *q = NULL;
-  if (!status)
-    status = hyd_store_stmt(st, STMT_PUT_DATASET, &q);
-  if (status)
-    return hyd_store_iteration_failed(st, status);
-  int rc = hyd_store_bind_text(q, 1, name);
-  if (rc == SQLITE_OK) rc = hyd_store_bind_text(q, 2, url);
-  if (rc == SQLITE_OK) rc = hyd_store_bind_text(q, 3, sha256);
-  if (rc == SQLITE_OK)
-    rc = sqlite3_step(q);
-  if (rc == SQLITE_DONE)
-    status = HYD_STORE_OK;
-  else if (rc == SQLITE_CONSTRAINT_CHECK)
-    status = hyd_store_fail(st, HYD_STORE_EINVAL,
-                            "put data set \"%s\": sha256 must be 64 lower-case hex digits",
-                            name);
-  else
-    status = hyd_store_fail_sqlite(st, rc, "put data set");
-  (void)sqlite3_reset(q);
-  if (!status)
-    hyd_store_ok(st);
-  return hyd_store_iteration_failed(st, status);
-}
-
-int hyd_store_get_dataset(hyd_store *st, const char *name, char **url,
-                          char sha256[65]) {
-  if (!st)
-    return HYD_STORE_EINVAL;
-  if (!name || !sha256)
-    return hyd_store_fail(st, HYD_STORE_EINVAL, "get data set: name and sha256 buffer required");
-  if (url)
-    *url = NULL;
-  sqlite3_stmt *q = NULL;
-  int status = hyd_store_stmt(st, STMT_GET_DATASET, &q);
-  if (status)
-    return status;
-  int rc = hyd_store_bind_text(q, 1, name);
-  if (rc == SQLITE_OK)
-    rc = sqlite3_step(q);
-  if (rc == SQLITE_ROW) {
-    const char *sum = (const char *)sqlite3_column_text(q, 1);
-    (void)snprintf(sha256, 65, "%s", sum ? sum : "");
-    char *u = (char *)sqlite3_column_text(q, 0);
-    if (url && u && dup_string(&u) != 0)
-      status = hyd_store_fail(st, HYD_STORE_ENOMEM, "out of memory reading a data set");
-    else if (url)
-      *url = u;
-  } else if (rc == SQLITE_DONE) {
-    status = hyd_store_fail(st, HYD_STORE_ENOTFOUND, "no data set named \"%s\"", name);
-  } else {
-    status = hyd_store_fail_sqlite(st, rc, "get data set");
-  }
-  (void)sqlite3_reset(q);
-  if (!status)
-    hyd_store_ok(st);
-  return status;
 }
