@@ -48,12 +48,16 @@ void hyd_lower_solve(const hyd_problem *prob, size_t i, const double *theta,
                      char *errmsg);
 
 typedef int (*hyd_matvec)(void *ctx, const double *v, double *out);
+enum { HYD_CG_VERIFY = 1, HYD_CG_FLOAT32 = 2 };
 /* Conjugate gradients on A x = b with A SPD given as a product; stops when
  * ||b - A x|| <= tol (absolute) or after max_iter iterations. x in: start,
- * out: solution. work: 3*n doubles. Returns HYD_OK, or the matvec's
- * failure (HYD_ECALLBACK / HYD_ENONFINITE). */
+ * out: solution. With HYD_CG_VERIFY in flags, the final residual is recomputed from
+ * scratch (and CG restarted from it if the recursion drifted), so
+ * *res_norm is the true one; HYD_CG_FLOAT32 rounds the vectors to float
+ * (reference profile). *iters counts products with A. work: 3*n
+ * doubles. Returns HYD_OK, or the matvec's failure status. */
 int hyd_cg(size_t n, hyd_matvec matvec, void *ctx, const double *b, double *x,
-           double tol, long max_iter, double *work, long *iters,
+           double tol, long max_iter, int flags, double *work, long *iters,
            double *res_norm);
 
 #endif

@@ -49,6 +49,8 @@ typedef struct hyd_oracle_config {
   long lower_max_iter;     /* cap per lower-level solve */
   long cg_max_iter;        /* cap per CG solve */
   double stop_scale;       /* reference GD: stop when ||grad h||/(s mu) < eps */
+  unsigned long seed;      /* reference bound's random-point estimates */
+  int float32;             /* reference: CG vectors rounded to float32 */
 } hyd_oracle_config;
 
 /* Default configuration (rigorous mode). */
@@ -60,7 +62,9 @@ typedef struct hyd_cost {
   double cg_iters;       /* CG iterations summed over samples */
   double lower_batches;  /* per solve round, the largest per-sample count */
   double cg_batches;
-  double lower_iters_ref; /* the reference's count (maid.md section 4) */
+  double lower_iters_ref; /* the reference's count (maid.md section 4), per
+                           * batch like its stacked solve: the largest
+                           * per-sample count of each solve */
   double evaluations;    /* oracle evaluate() calls */
   double trials;         /* line-search trial points solved */
   double capped_solves;  /* lower solves that stopped at their cap */
@@ -100,6 +104,7 @@ typedef struct hyd_eval {
   double g;            /* (1/m) sum g_i(x_i) */
   double grad_g_norm;  /* ||(1/m) (grad g_1, ..., grad g_m)|| */
   double eps_achieved, delta_achieved; /* worst over samples */
+  double Lg;           /* largest Lg over samples */
   int certified;       /* 1 if omega is a certified bound */
   hyd_cost cost;       /* work of this call */
 } hyd_eval;
@@ -131,9 +136,13 @@ int hyd_sample_cross_max(hyd_sample *s, const double *theta,
                          const double *z, hyd_sample_eval *out);
 
 /* Lower solve at a trial point into `slot`, warm from the current point. */
-int hyd_sample_trial(hyd_sample *s, const hyd_oracle_config *cfg,
+int hyd_sample_solve_trial(hyd_sample *s, const hyd_oracle_config *cfg,
                      const double *theta, double eps, size_t slot,
                      hyd_sample_trial *out);
+
+/* g_i at the current point, without solving anything (the reference
+ * profile's g_old at the unsolved start). */
+int hyd_sample_upper_now(hyd_sample *s, double *g);
 
 /* Makes trial `slot` the current point. */
 int hyd_sample_accept(hyd_sample *s, size_t slot);
@@ -144,6 +153,11 @@ size_t hyd_sample_dim(const hyd_sample *s);
 /* Overwrites the current point and forgets the adjoint warm start
  * (used when resuming from a checkpoint). */
 int hyd_sample_set_point(hyd_sample *s, const double *x);
+/* The sample's whole warm state (point, adjoint) as 2 n_i + 1 doubles, so
+ * that a resumed run continues bit for bit. */
+size_t hyd_sample_state_size(const hyd_sample *s);
+void hyd_sample_save_state(const hyd_sample *s, double *buf);
+int hyd_sample_load_state(hyd_sample *s, const double *buf);
 /* Text of the last failure of this sample, "" if none. */
 const char *hyd_sample_errmsg(const hyd_sample *s);
 
@@ -168,6 +182,8 @@ typedef struct hyd_oracle_ops {
   int (*trials)(void *self, size_t n, const double *const *thetas, double eps,
                 hyd_trial *out);
   int (*accept)(void *self, size_t k);
+  /* (1/m) sum g_i at the current points, nothing solved. */
+  int (*upper_now)(void *self, double *g);
   /* How many trial points it solves at once for the price of one (>= 1). */
   size_t (*max_trials)(void *self);
   /* Warm starts for checkpoints: total length, copy out, copy in. */

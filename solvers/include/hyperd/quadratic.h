@@ -26,9 +26,11 @@ int hyd_quadratic_create(hyd_quadratic **out, size_t rows, size_t n, size_t p,
                          const double *b1, const double *b2, const double *x0,
                          const hyd_allocator *alloc);
 
-/* A fresh instance from a seeded generator: cond(A2^T A2) = cond_lower and
- * cond(M^T M) = cond_upper exactly, where f(theta) = 1/2 ||d - M theta||^2;
- * noise_sigma on both right-hand sides. Requires rows >= n >= p. */
+/* A fresh instance from a seeded generator (GSL mt19937): cond(A2^T A2) =
+ * cond_lower and cond(M^T M) = cond_upper exactly, where f(theta) =
+ * 1/2 ||d - M theta||^2. b2 = A2 x2 + A3 theta_e + noise and b1 = A1
+ * xhat(theta_t) + noise for random x2, theta_e, theta_t, Gaussian noise of
+ * deviation noise_sigma. Requires rows >= n >= p. */
 int hyd_quadratic_generate(hyd_quadratic **out, size_t rows, size_t n,
                            size_t p, double cond_lower, double cond_upper,
                            double noise_sigma, unsigned long seed,
