@@ -1,0 +1,30 @@
+/* daemon/problems.h: builds a libhyperd problem from the "problem" object
+ * of a study file, loading its data. One entry per problem type. */
+#ifndef HYPERD_DAEMON_PROBLEMS_H
+#define HYPERD_DAEMON_PROBLEMS_H
+
+#include <stddef.h>
+#include <stdio.h>
+
+#include <cjson/cJSON.h>
+#include <hyperd/problem.h>
+
+typedef struct hyd_built_problem {
+  const hyd_problem *problem; /* borrowed from owner */
+  void *owner;
+  void (*destroy)(void *owner);
+  /* Optional: a line or two about theta for the final report (exact f,
+   * PSNR, test accuracy, ...). */
+  void (*report)(void *owner, const double *theta, FILE *out);
+  char type[32];
+  char summary[160];          /* "quadratic 1000 x 10 (reference instance)" */
+  cJSON *checksums;           /* {"file": "sha256", ...} (owned) */
+} hyd_built_problem;
+
+/* 0 ok; 2 bad input (message in err names the key and the fault); 1 other
+ * failure (out of memory, I/O). `dir`: where relative paths start. */
+int hyd_problem_build(const cJSON *spec, const char *dir, const char *origin,
+                      hyd_built_problem *out, char *err, size_t errsz);
+void hyd_problem_release(hyd_built_problem *b);
+
+#endif

@@ -1,0 +1,300 @@
+#include <math.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "session.h"
+
+static hyd_maid *volatile running_solver;
+static volatile sig_atomic_t signal_seen;
+
+static void on_signal(int sig)
+{
+  (void)sig;
+  signal_seen = 1;
+  hyd_maid *s = running_solver;
+  if (s)
+    hyd_maid_interrupt(s); /* only sets a flag: async-signal-safe */
+}
+
+void hyd_session_install_signals(void)
+{
+  struct sigaction sa;
+  memset(&sa, 0, sizeof sa);
+  sa.sa_handler = on_signal;
+  sigemptyset(&sa.sa_mask);
+  sigaction(SIGINT, &sa, NULL);
+  sigaction(SIGTERM, &sa, NULL);
+}
+
+int hyd_session_signalled(void) { return signal_seen != 0; }
+
+/* A study option value (number, string, boolean) as the text the solver's
+ * option parser takes. */
+static int option_text(const cJSON *v, char *buf, size_t n)
+{
+  if (cJSON_IsNumber(v))
+    snprintf(buf, n, "%.17g", v->valuedouble);
+  else if (cJSON_IsString(v))
+    snprintf(buf, n, "%s", v->valuestring);
+  else if (cJSON_IsBool(v))
+    snprintf(buf, n, "%s", cJSON_IsTrue(v) ? "true" : "false");
+  else
+    return -1;
+  return 0;
+}
+
+int hyd_session_prepare(hyd_session *s, char *err, size_t errsz)
+{
+  const hyd_study_file *st = &s->study;
+  int rc = hyd_problem_build(st->problem, st->dir, st->name, &s->built, err,
+                             errsz);
+  if (rc)
+    return rc;
+  const hyd_problem *prob = s->built.problem;
+  if (hyd_maid_create(&s->solver, prob, NULL) != HYD_OK) {
+    snprintf(err, errsz, "%s: cannot create the solver", st->name);
+    return 1;
+  }
+  if (hyd_maid_set_option(s->solver, "method", st->method) != HYD_OK) {
+    snprintf(err, errsz, "%s: method: %s (rigorous, reference, fixed, hoag)",
+             st->name, hyd_maid_errmsg(s->solver));
+    return 2;
+  }
+  if (st->seed) {
+    char seed[32];
+    snprintf(seed, sizeof seed, "%lu", st->seed);
+    hyd_maid_set_option(s->solver, "seed", seed);
+  }
+  for (const cJSON *o = st->options ? st->options->child : NULL; o;
+       o = o->next) {
+    char text[128];
+    if (option_text(o, text, sizeof text) != 0) {
+      snprintf(err, errsz, "%s: options: '%s' must be a number, string or "
+               "boolean", st->name, o->string);
+      return 2;
+    }
+    if (strcmp(o->string, "method") == 0) {
+      snprintf(err, errsz, "%s: options: give the method as the top-level "
+               "key 'method'", st->name);
+      return 2;
+    }
+    if (hyd_maid_set_option(s->solver, o->string, text) != HYD_OK) {
+      snprintf(err, errsz, "%s: options: %s", st->name,
+               hyd_maid_errmsg(s->solver));
+      return 2;
+    }
+  }
+  size_t p = prob->n_theta;
+  s->theta_buf = calloc(p, sizeof(double));
+  if (!s->theta_buf) {
+    snprintf(err, errsz, "out of memory");
+    return 1;
+  }
+  if (st->theta0) {
+    if (cJSON_IsNumber(st->theta0)) {
+      for (size_t j = 0; j < p; j++)
+        s->theta_buf[j] = st->theta0->valuedouble;
+    } else {
+      size_t n = (size_t)cJSON_GetArraySize(st->theta0);
+      if (n != p) {
+        snprintf(err, errsz, "%s: theta0 has %zu values but the problem has "
+                 "%zu hyperparameters", st->name, n, p);
+        return 2;
+      }
+      size_t j = 0;
+      for (const cJSON *v = st->theta0->child; v; v = v->next)
+        s->theta_buf[j++] = v->valuedouble;
+    }
+  }
+  hyd_maid_set_theta0(s->solver, s->theta_buf);
+  return 0;
+}
+
+char *hyd_session_options_json(const hyd_session *s)
+{
+  cJSON *root = cJSON_CreateObject();
+  cJSON *maid = cJSON_AddObjectToObject(root, "maid");
+  cJSON_AddStringToObject(root, "study_dir", s->study.dir);
+  for (size_t i = 0; maid && hyd_maid_option_name(i); i++) {
+    char buf[128];
+    if (hyd_maid_get_option(s->solver, hyd_maid_option_name(i), buf,
+                            sizeof buf) == HYD_OK)
+      cJSON_AddStringToObject(maid, hyd_maid_option_name(i), buf);
+  }
+  char *text = cJSON_PrintUnformatted(root);
+  cJSON_Delete(root);
+  return text;
+}
+
+static void progress(const hyd_session *s, const hyd_maid_info *in)
+{
+  if (s->quiet)
+    return;
+  fprintf(stderr,
+          "%-16.16s it %5ld %s f in [%.6g, %.6g]  |z| %.3g  eps %.3g  "
+          "step %.3g  cost %.0f+%.0f  %.2fs\n",
+          s->study.name, in->iter, in->accepted_last ? "+" : " ", in->f_lo,
+          in->f_hi, in->z_norm, in->eps, in->step, in->cost.lower_iters,
+          in->cost.cg_iters, in->wall_seconds);
+}
+
+static int save_checkpoint(hyd_session *s)
+{
+  hyd_maid_checkpoint cp;
+  size_t p = hyd_maid_n_theta(s->solver);
+  if (hyd_maid_save(s->solver, &cp, s->theta_buf, s->warm_buf) != HYD_OK)
+    return -1;
+  return hyd_store_record_checkpoint(s->store, s->study_id, &cp, s->theta_buf,
+                                     p, s->warm_buf, s->warm_size);
+}
+
+static int fail_study(hyd_session *s, const char *what, const char *why)
+{
+  char msg[600];
+  snprintf(msg, sizeof msg, "%s: %s", what, why);
+  fprintf(stderr, "hyperd: study '%s' failed: %s\n", s->study.name, msg);
+  hyd_store_set_error(s->store, s->study_id, msg);
+  hyd_store_record_event(s->store, s->study_id, 3, "failed", msg);
+  hyd_store_set_status(s->store, s->study_id, HYD_STUDY_FAILED);
+  return 1;
+}
+
+static void final_report(hyd_session *s, const hyd_maid_info *in, int reason)
+{
+  const double *theta = hyd_maid_theta(s->solver);
+  size_t p = hyd_maid_n_theta(s->solver);
+  printf("study '%s': %s after %ld iterations (%ld accepted steps)\n",
+         s->study.name, hyd_stop_reason_text(reason), in->iter, in->accepted);
+  printf("upper value g = %.8g  (certified f in [%.8g, %.8g])\n", in->g,
+         in->f_lo, in->f_hi);
+  printf("theta =");
+  for (size_t j = 0; j < p && j < 12; j++)
+    printf(" %.6g", theta[j]);
+  if (p > 12)
+    printf(" ... (%zu values)", p);
+  printf("\ncost: %.0f lower-level + %.0f CG iterations, %.2f s\n",
+         in->cost.lower_iters, in->cost.cg_iters, in->wall_seconds);
+  if (s->built.report)
+    s->built.report(s->built.owner, theta, stdout);
+}
+
+int hyd_session_begin(hyd_session *s, int resume)
+{
+  hyd_maid_set_recorder(s->solver, hyd_store_maid_recorder, s->store);
+  if (hyd_maid_setup(s->solver) != HYD_OK)
+    return fail_study(s, "setup", hyd_maid_errmsg(s->solver));
+  s->warm_size = hyd_maid_warm_size(s->solver);
+  s->warm_buf = calloc(s->warm_size ? s->warm_size : 1, sizeof(double));
+  if (!s->warm_buf)
+    return fail_study(s, "setup", "out of memory");
+  if (!resume) {
+    if (save_checkpoint(s) != 0)
+      return fail_study(s, "database", hyd_store_errmsg(s->store));
+    return 0;
+  }
+  long iteration;
+  size_t n_theta, n_warm;
+  hyd_maid_checkpoint cp;
+  size_t p = hyd_maid_n_theta(s->solver);
+  if (hyd_store_checkpoint_info(s->store, s->study_id, &iteration, &n_theta,
+                                &n_warm) != 0)
+    return fail_study(s, "resume", hyd_store_errmsg(s->store));
+  if (n_theta != p || (n_warm != 0 && n_warm != s->warm_size))
+    return fail_study(s, "resume", "the checkpoint does not fit the problem "
+                      "built from the study file (data changed?)");
+  if (hyd_store_load_checkpoint(s->store, s->study_id, &cp, s->theta_buf, p,
+                                n_warm ? s->warm_buf : NULL, n_warm) != 0)
+    return fail_study(s, "resume", hyd_store_errmsg(s->store));
+  if (hyd_maid_restore(s->solver, &cp, s->theta_buf,
+                       n_warm ? s->warm_buf : NULL) != HYD_OK)
+    return fail_study(s, "resume", hyd_maid_errmsg(s->solver));
+  char msg[128];
+  snprintf(msg, sizeof msg, "resumed at iteration %ld", cp.iter);
+  hyd_store_record_event(s->store, s->study_id, 1, "resume", msg);
+  if (!s->quiet)
+    fprintf(stderr, "hyperd: study '%s' %s\n", s->study.name, msg);
+  return 0;
+}
+
+int hyd_session_loop(hyd_session *s)
+{
+  hyd_store_set_status(s->store, s->study_id, HYD_STUDY_RUNNING);
+  running_solver = s->solver;
+  if (signal_seen)
+    hyd_maid_interrupt(s->solver);
+  int code = 0;
+  hyd_maid_info in;
+  for (;;) {
+    hyd_maid_get_info(s->solver, &in);
+    if (hyd_maid_stop_reason(s->solver) != HYD_STOP_NONE)
+      break;
+    long next = in.iter + 1;
+    if (hyd_store_begin_iteration(s->store, s->study_id, next) != 0) {
+      code = fail_study(s, "database", hyd_store_errmsg(s->store));
+      break;
+    }
+    int rc = hyd_maid_iterate(s->solver);
+    hyd_maid_get_info(s->solver, &in);
+    if (rc != HYD_OK) {
+      hyd_store_rollback_iteration(s->store);
+      code = fail_study(s, hyd_strerror(rc), hyd_maid_errmsg(s->solver));
+      break;
+    }
+    if (in.iter != next) {
+      /* Cut short (interrupt, budget): nothing of it is kept, and the
+       * checkpoint stays at the last whole iteration, so a resume redoes
+       * it exactly as an uninterrupted run would. */
+      hyd_store_rollback_iteration(s->store);
+      break;
+    }
+    int wrc = hyd_store_record_iteration(s->store, &in,
+                                         hyd_maid_theta(s->solver));
+    if (wrc == 0)
+      wrc = save_checkpoint(s);
+    if (wrc == 0)
+      wrc = hyd_store_commit_iteration(s->store);
+    else
+      hyd_store_rollback_iteration(s->store);
+    if (wrc != 0) {
+      code = fail_study(s, "database", hyd_store_errmsg(s->store));
+      break;
+    }
+    progress(s, &in);
+  }
+  running_solver = NULL;
+  if (code)
+    return code;
+  int reason = hyd_maid_stop_reason(s->solver);
+  hyd_store_set_stop_reason(s->store, s->study_id,
+                            hyd_stop_reason_name(reason));
+  hyd_store_iteration best;
+  if (hyd_store_best(s->store, s->study_id, &best) == 0)
+    hyd_store_set_result(s->store, s->study_id, best.g, best.iteration);
+  if (reason == HYD_STOP_INTERRUPTED) {
+    hyd_store_record_event(s->store, s->study_id, 2, "interrupted",
+                           "stopped by a signal; resume with hyperd resume");
+    hyd_store_set_status(s->store, s->study_id, HYD_STUDY_INTERRUPTED);
+    fprintf(stderr, "hyperd: study '%s' interrupted at iteration %ld; "
+            "continue it with: hyperd resume '%s'\n", s->study.name, in.iter,
+            s->study.name);
+    return 0;
+  }
+  hyd_store_record_event(s->store, s->study_id, 1, "complete",
+                         hyd_stop_reason_text(reason));
+  hyd_store_set_status(s->store, s->study_id, HYD_STUDY_COMPLETE);
+  final_report(s, &in, reason);
+  return 0;
+}
+
+void hyd_session_close(hyd_session *s)
+{
+  hyd_maid_destroy(s->solver);
+  hyd_problem_release(&s->built);
+  hyd_study_free(&s->study);
+  hyd_store_close(s->store);
+  free(s->theta_buf);
+  free(s->warm_buf);
+  memset(s, 0, sizeof *s);
+}
