@@ -8,13 +8,12 @@
 #include "problems.h"
 #include "study.h"
 
-/* Resolves `rel` against `dir` unless it is absolute. */
-static void resolve(const char *dir, const char *rel, char *buf, size_t n)
+/* Resolves `rel` against `dir` unless it is absolute; 0 if it fits. */
+static int resolve(const char *dir, const char *rel, char *buf, size_t n)
 {
-  if (rel[0] == '/')
-    snprintf(buf, n, "%s", rel);
-  else
-    snprintf(buf, n, "%s/%s", dir, rel);
+  int len = rel[0] == '/' ? snprintf(buf, n, "%s", rel)
+                          : snprintf(buf, n, "%s/%s", dir, rel);
+  return len < 0 || (size_t)len >= n ? -1 : 0;
 }
 
 /* Reads one CSV of exactly rows x cols values and notes its checksum. */
@@ -23,7 +22,11 @@ static int read_matrix(const char *folder, const char *name, size_t rows,
                        size_t errsz)
 {
   char path[4096], msg[512];
-  snprintf(path, sizeof path, "%s/%s.csv", folder, name);
+  int len = snprintf(path, sizeof path, "%s/%s.csv", folder, name);
+  if (len < 0 || (size_t)len >= sizeof path) {
+    snprintf(err, errsz, "%s: path too long", folder);
+    return 2;
+  }
   size_t r, c;
   if (hyd_csv_read(path, out, &r, &c, msg, sizeof msg) != 0) {
     snprintf(err, errsz, "%s", msg);
@@ -115,8 +118,11 @@ static int build_quadratic(const cJSON *spec, const char *dir,
         (rc = hyd_json_get_count(spec, where, "n", 0, &n, err, errsz)) ||
         (rc = hyd_json_get_count(spec, where, "p", 0, &p, err, errsz)))
       return rc;
-    char folder[4096];
-    resolve(dir, rel, folder, sizeof folder);
+    char folder[4000];
+    if (resolve(dir, rel, folder, sizeof folder) != 0) {
+      snprintf(err, errsz, "%s: path: too long", where);
+      return 2;
+    }
     cJSON *sums = cJSON_CreateObject();
     double *a[6] = {0};
     const char *names[] = {"A1", "A2", "A3", "b1", "b2", "x0"};
