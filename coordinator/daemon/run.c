@@ -10,7 +10,8 @@
 #define ERRSZ 1024
 
 static const char *run_usage =
-    "usage: hyperd run STUDY.json [--db FILE] [--name NAME] [-q]\n"
+    "usage: hyperd run STUDY.json [--db FILE] [--name NAME] [--webhook URL] "
+    "[-q]\n"
     "\n"
     "Runs the study described by STUDY.json (see docs/study-files.md) and\n"
     "records it in the database. The whole file is checked before anything\n"
@@ -19,18 +20,21 @@ static const char *run_usage =
     "\n"
     "  --db FILE    database (default: hyperd.db in the current directory)\n"
     "  --name NAME  study name (default: the file's \"name\", else its stem)\n"
+    "  --webhook URL  POST JSON events (start, best, complete, failed,\n"
+    "               interrupted) to URL; wins over the study's \"webhook\"\n"
     "  -q, --quiet  no progress lines on stderr\n"
     "  -h, --help   this text\n"
     "\n"
     "Exit: 0 done (or interrupted: resume it), 1 the run failed, 2 bad input.\n";
 
 static const char *resume_usage =
-    "usage: hyperd resume STUDY [--db FILE] [-q]\n"
+    "usage: hyperd resume STUDY [--db FILE] [--webhook URL] [-q]\n"
     "\n"
     "Continues an INTERRUPTED or FAILED study (a name or an id) from its last\n"
     "checkpoint, exactly where it stopped.\n"
     "\n"
     "  --db FILE    database (default: hyperd.db)\n"
+    "  --webhook URL  POST JSON events to URL (wins over the study's)\n"
     "  -q, --quiet  no progress lines\n"
     "  -h, --help   this text\n";
 
@@ -41,13 +45,13 @@ static const char *submit_usage =
     "serve` runs queued studies one after another.\n";
 
 typedef struct cli_args {
-  const char *db, *name, *target;
+  const char *db, *name, *target, *webhook;
   int quiet;
 } cli_args;
 
 /* 0 parsed, 2 usage error, 3 help printed. */
 static int parse(int argc, char **argv, const char *usage, int allow_name,
-                 cli_args *a)
+                 int allow_webhook, cli_args *a)
 {
   memset(a, 0, sizeof *a);
   a->db = "hyperd.db";
@@ -58,15 +62,19 @@ static int parse(int argc, char **argv, const char *usage, int allow_name,
       return 3;
     } else if (strcmp(arg, "-q") == 0 || strcmp(arg, "--quiet") == 0) {
       a->quiet = 1;
-    } else if (strcmp(arg, "--db") == 0 || (allow_name && strcmp(arg, "--name") == 0)) {
+    } else if (strcmp(arg, "--db") == 0 ||
+               (allow_name && strcmp(arg, "--name") == 0) ||
+               (allow_webhook && strcmp(arg, "--webhook") == 0)) {
       if (i + 1 >= argc) {
         fprintf(stderr, "hyperd %s: %s needs a value\n%s", argv[0], arg, usage);
         return 2;
       }
       if (strcmp(arg, "--db") == 0)
         a->db = argv[++i];
-      else
+      else if (strcmp(arg, "--name") == 0)
         a->name = argv[++i];
+      else
+        a->webhook = argv[++i];
     } else if (arg[0] == '-' && arg[1] != '\0') {
       fprintf(stderr, "hyperd %s: unknown option '%s'\n%s", argv[0], arg, usage);
       return 2;
@@ -160,12 +168,13 @@ static int create_study(hyd_session *s, const cli_args *a, int status,
 int hyd_cmd_run(int argc, char **argv)
 {
   cli_args a;
-  int rc = parse(argc, argv, run_usage, 1, &a);
+  int rc = parse(argc, argv, run_usage, 1, 1, &a);
   if (rc)
     return rc == 3 ? 0 : rc;
   hyd_session s;
   memset(&s, 0, sizeof s);
   s.quiet = a.quiet;
+  s.webhook_url = a.webhook;
   char err[ERRSZ];
   rc = hyd_study_load(a.target, &s.study, err, sizeof err);
   if (!rc)
@@ -219,7 +228,7 @@ static int reload(hyd_session *s, const hyd_store_study *row, char *err,
 int hyd_cmd_resume(int argc, char **argv)
 {
   cli_args a;
-  int rc = parse(argc, argv, resume_usage, 0, &a);
+  int rc = parse(argc, argv, resume_usage, 0, 1, &a);
   if (rc)
     return rc == 3 ? 0 : rc;
   if (access(a.db, F_OK) != 0) {
@@ -229,6 +238,7 @@ int hyd_cmd_resume(int argc, char **argv)
   hyd_session s;
   memset(&s, 0, sizeof s);
   s.quiet = a.quiet;
+  s.webhook_url = a.webhook;
   if ((rc = open_store(a.db, &s.store)))
     return rc;
   hyd_store_study row;
@@ -275,7 +285,7 @@ int hyd_cmd_resume(int argc, char **argv)
 int hyd_cmd_submit(int argc, char **argv)
 {
   cli_args a;
-  int rc = parse(argc, argv, submit_usage, 1, &a);
+  int rc = parse(argc, argv, submit_usage, 1, 0, &a);
   if (rc)
     return rc == 3 ? 0 : rc;
   hyd_session s;

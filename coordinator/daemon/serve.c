@@ -9,7 +9,8 @@
 #include "session.h"
 
 static const char *serve_usage =
-    "usage: hyperd serve [--db FILE] [--poll SECONDS] [--exit-when-idle] [-q]\n"
+    "usage: hyperd serve [--db FILE] [--poll SECONDS] [--exit-when-idle]\n"
+    "                    [--webhook URL] [-q]\n"
     "\n"
     "The daemon: runs the QUEUED studies of the database (hyperd submit)\n"
     "oldest first, one after another, and waits for new ones. SIGTERM or\n"
@@ -19,15 +20,18 @@ static const char *serve_usage =
     "  --db FILE          database (default: hyperd.db)\n"
     "  --poll SECONDS     how often to look for new studies (default 1)\n"
     "  --exit-when-idle   return once no study is queued\n"
+    "  --webhook URL      POST every study's events to URL (wins over the\n"
+    "                     studies' own \"webhook\")\n"
     "  -q, --quiet        no progress lines\n";
 
-static int run_one(hyd_store *st, int64_t id, int quiet)
+static int run_one(hyd_store *st, int64_t id, int quiet, const char *webhook)
 {
   hyd_session s;
   memset(&s, 0, sizeof s);
   s.store = st;
   s.study_id = id;
   s.quiet = quiet;
+  s.webhook_url = webhook;
   hyd_store_study row;
   memset(&row, 0, sizeof row);
   if (hyd_store_get_study(st, id, &row) != 0) {
@@ -54,6 +58,7 @@ static int run_one(hyd_store *st, int64_t id, int quiet)
     hyd_store_set_status(st, id, HYD_STUDY_FAILED);
     fprintf(stderr, "hyperd serve: study %lld failed: %s\n", (long long)id,
             err);
+    hyd_session_notify_failed(&s, err);
   } else {
     if (!quiet)
       fprintf(stderr, "hyperd serve: running study '%s' (id %lld)\n",
@@ -69,7 +74,7 @@ static int run_one(hyd_store *st, int64_t id, int quiet)
 
 int hyd_cmd_serve(int argc, char **argv)
 {
-  const char *db = "hyperd.db";
+  const char *db = "hyperd.db", *webhook = NULL;
   double poll = 1.0;
   int once = 0, quiet = 0;
   for (int i = 1; i < argc; i++) {
@@ -83,6 +88,13 @@ int hyd_cmd_serve(int argc, char **argv)
       poll = strtod(argv[++i], &end);
       if (*end || !(poll > 0 && poll <= 3600)) {
         fprintf(stderr, "hyperd serve: --poll needs seconds in (0, 3600]\n");
+        return 2;
+      }
+    } else if (strcmp(argv[i], "--webhook") == 0 && i + 1 < argc) {
+      webhook = argv[++i];
+      char err[512];
+      if (hyd_webhook_check_url(webhook, err, sizeof err) != 0) {
+        fprintf(stderr, "hyperd serve: --webhook %s\n", err);
         return 2;
       }
     } else if (strcmp(argv[i], "--exit-when-idle") == 0) {
@@ -107,7 +119,7 @@ int hyd_cmd_serve(int argc, char **argv)
     int64_t id;
     rc = hyd_store_next_queued(st, &id);
     if (rc == 0) {
-      run_one(st, id, quiet);
+      run_one(st, id, quiet, webhook);
       continue;
     }
     if (rc != HYD_STORE_ENOTFOUND) {

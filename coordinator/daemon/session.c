@@ -45,9 +45,21 @@ static int option_text(const cJSON *v, char *buf, size_t n)
   return 0;
 }
 
+static const char *webhook_url(const hyd_session *s)
+{
+  return s->webhook_url ? s->webhook_url : s->study.webhook;
+}
+
 int hyd_session_prepare(hyd_session *s, char *err, size_t errsz)
 {
   const hyd_study_file *st = &s->study;
+  if (webhook_url(s)) {
+    char why[512];
+    if (hyd_webhook_check_url(webhook_url(s), why, sizeof why) != 0) {
+      snprintf(err, errsz, "%s: webhook: %s", st->name, why);
+      return 2;
+    }
+  }
   int rc = hyd_problem_build(st->problem, st->dir, st->name, &s->built, err,
                              errsz);
   if (rc)
@@ -150,11 +162,68 @@ static int save_checkpoint(hyd_session *s)
                                      p, s->warm_buf, s->warm_size);
 }
 
+/* An event about the study now; iteration < 0 and NaN value when none. */
+static void notify(hyd_session *s, const char *event, long iteration,
+                   double value, const char *stop_reason, const char *message)
+{
+  if (!s->webhook)
+    return;
+  hyd_webhook_event ev = {
+      .event = event, .study = s->study.name, .study_id = s->study_id,
+      .iteration = iteration, .value = value, .stop_reason = stop_reason,
+      .message = message};
+  if (s->solver && iteration >= 0) {
+    ev.theta = hyd_maid_theta(s->solver);
+    ev.n_theta = hyd_maid_n_theta(s->solver);
+  }
+  hyd_webhook_post(s->webhook, &ev);
+}
+
+/* Delivers what is pending (bounded wait) and says if something was lost;
+ * a webhook never changes the study's outcome. */
+static void finish_webhook(hyd_session *s)
+{
+  if (!s->webhook)
+    return;
+  char summary[512];
+  hyd_webhook_close(s->webhook, summary, sizeof summary);
+  s->webhook = NULL;
+  if (summary[0]) {
+    fprintf(stderr, "hyperd: %s\n", summary);
+    if (s->store)
+      hyd_store_record_event(s->store, s->study_id, 2, "webhook", summary);
+  }
+}
+
+static void open_webhook(hyd_session *s)
+{
+  char err[256];
+  if (!s->webhook && webhook_url(s) &&
+      hyd_webhook_open(&s->webhook, webhook_url(s), err, sizeof err) != 0)
+    fprintf(stderr, "hyperd: %s (the study goes on without it)\n", err);
+}
+
+void hyd_session_notify_failed(hyd_session *s, const char *why)
+{
+  if (!s->study.name)
+    return;
+  open_webhook(s);
+  notify(s, "failed", -1, NAN, NULL, why);
+  finish_webhook(s);
+}
+
 static int fail_study(hyd_session *s, const char *what, const char *why)
 {
   char msg[600];
   snprintf(msg, sizeof msg, "%s: %s", what, why);
   fprintf(stderr, "hyperd: study '%s' failed: %s\n", s->study.name, msg);
+  hyd_maid_info in;
+  long iter = -1;
+  if (s->solver) {
+    hyd_maid_get_info(s->solver, &in);
+    iter = in.iter;
+  }
+  notify(s, "failed", iter, NAN, NULL, msg);
   hyd_store_set_error(s->store, s->study_id, msg);
   hyd_store_record_event(s->store, s->study_id, 3, "failed", msg);
   hyd_store_set_status(s->store, s->study_id, HYD_STUDY_FAILED);
@@ -182,6 +251,8 @@ static void final_report(hyd_session *s, const hyd_maid_info *in, int reason)
 
 int hyd_session_begin(hyd_session *s, int resume)
 {
+  s->best_g = INFINITY;
+  open_webhook(s);
   hyd_maid_set_recorder(s->solver, hyd_store_maid_recorder, s->store);
   if (hyd_maid_setup(s->solver) != HYD_OK)
     return fail_study(s, "setup", hyd_maid_errmsg(s->solver));
@@ -192,6 +263,7 @@ int hyd_session_begin(hyd_session *s, int resume)
   if (!resume) {
     if (save_checkpoint(s) != 0)
       return fail_study(s, "database", hyd_store_errmsg(s->store));
+    notify(s, "start", 0, NAN, NULL, s->built.summary);
     return 0;
   }
   long iteration;
@@ -213,6 +285,10 @@ int hyd_session_begin(hyd_session *s, int resume)
   char msg[128];
   snprintf(msg, sizeof msg, "resumed at iteration %ld", cp.iter);
   hyd_store_record_event(s->store, s->study_id, 1, "resume", msg);
+  hyd_store_iteration best;
+  if (hyd_store_best(s->store, s->study_id, &best) == 0 && isfinite(best.g))
+    s->best_g = best.g; /* only a better value than before is news */
+  notify(s, "start", cp.iter, NAN, NULL, msg);
   if (!s->quiet)
     fprintf(stderr, "hyperd: study '%s' %s\n", s->study.name, msg);
   return 0;
@@ -262,10 +338,16 @@ int hyd_session_loop(hyd_session *s)
       break;
     }
     progress(s, &in);
+    if (isfinite(in.g) && in.g < s->best_g) {
+      s->best_g = in.g;
+      notify(s, "best", in.iter, in.g, NULL, NULL);
+    }
   }
   running_solver = NULL;
-  if (code)
+  if (code) {
+    finish_webhook(s);
     return code;
+  }
   int reason = hyd_maid_stop_reason(s->solver);
   hyd_store_set_stop_reason(s->store, s->study_id,
                             hyd_stop_reason_name(reason));
@@ -279,17 +361,24 @@ int hyd_session_loop(hyd_session *s)
     fprintf(stderr, "hyperd: study '%s' interrupted at iteration %ld; "
             "continue it with: hyperd resume '%s'\n", s->study.name, in.iter,
             s->study.name);
+    notify(s, "interrupted", in.iter, in.g, hyd_stop_reason_name(reason),
+           "stopped by a signal; resume with hyperd resume");
+    finish_webhook(s);
     return 0;
   }
   hyd_store_record_event(s->store, s->study_id, 1, "complete",
                          hyd_stop_reason_text(reason));
   hyd_store_set_status(s->store, s->study_id, HYD_STUDY_COMPLETE);
   final_report(s, &in, reason);
+  notify(s, "complete", in.iter, in.g, hyd_stop_reason_name(reason),
+         hyd_stop_reason_text(reason));
+  finish_webhook(s);
   return 0;
 }
 
 void hyd_session_close(hyd_session *s)
 {
+  finish_webhook(s);
   hyd_maid_destroy(s->solver);
   hyd_problem_release(&s->built);
   hyd_study_free(&s->study);

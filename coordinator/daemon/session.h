@@ -11,6 +11,7 @@
 #include "problems.h"
 #include "store/store.h"
 #include "study.h"
+#include "webhook.h"
 
 typedef struct hyd_session {
   hyd_study_file study;
@@ -21,6 +22,10 @@ typedef struct hyd_session {
   int quiet;
   double *theta_buf, *warm_buf;
   size_t warm_size;
+  /* --webhook URL (borrowed); wins over the study's "webhook" key. */
+  const char *webhook_url;
+  hyd_webhook *webhook; /* open from begin to the end of the loop */
+  double best_g;        /* least upper value so far, for "best" events */
 } hyd_session;
 
 /* Builds the problem and the solver from a parsed study (options, theta0);
@@ -36,6 +41,9 @@ int hyd_session_begin(hyd_session *s, int resume);
  * COMPLETE, INTERRUPTED or FAILED. Returns the exit code (0 ok, 1 failed). */
 int hyd_session_loop(hyd_session *s);
 void hyd_session_close(hyd_session *s);
+/* Posts a "failed" event for a study that could not even be prepared
+ * (serve: its data vanished while it was queued), if it has a webhook. */
+void hyd_session_notify_failed(hyd_session *s, const char *why);
 
 /* SIGINT/SIGTERM ask the running solver to stop at its next safe point. */
 void hyd_session_install_signals(void);
