@@ -1,0 +1,22 @@
+# cmake -DFILES="ref;other;..." -P compare.cmake
+# Every trajectory file must equal the first one byte for byte (hex floats:
+# equal text means bit-identical numbers).
+list(GET FILES 0 ref)
+file(READ "${ref}" want)
+if(want STREQUAL "")
+  message(FATAL_ERROR "${ref} is empty")
+endif()
+list(REMOVE_AT FILES 0)
+set(bad 0)
+foreach(f ${FILES})
+  file(READ "${f}" got)
+  if(NOT got STREQUAL want)
+    message(SEND_ERROR "${f} differs from ${ref}")
+    set(bad 1)
+  else()
+    message(STATUS "${f}: identical to ${ref}")
+  endif()
+endforeach()
+if(bad)
+  message(FATAL_ERROR "trajectories differ")
+endif()

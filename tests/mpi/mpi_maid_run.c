@@ -1,0 +1,314 @@
+/* Runs MAID on a small TV denoising problem with the serial or the MPI
+ * oracle and writes one line per outer iteration (theta and the method's
+ * scalars as hex floats, so that files compare bit for bit), then a hash of
+ * the final warm starts (the checkpoint's oracle state). Plain C, not
+ * Criterion: Criterion forks, which MPI does not survive.
+ *
+ *   mpi_maid_run --oracle serial|mpi --method rigorous|reference
+ *                --images M --size N --iters K --out FILE [--alpha0 A]
+ *                [--fail-sample I --fail-call C --fail-kind callback|nan]
+ *
+ * With --fail-sample the lower-level gradient of sample I fails (or returns
+ * NaN) on its C-th call in the process that owns it; the run must then end
+ * with that error on rank 0 (exit 0 if it did, 1 otherwise) and every rank
+ * must return. */
+#include <math.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <mpi.h>
+
+#include <hyperd/maid.h>
+#include <hyperd/tv.h>
+
+#include "mpi_oracle.h"
+
+typedef struct args {
+  const char *oracle, *method, *out, *fail_kind, *alpha0;
+  size_t images, size;
+  long iters, fail_call;
+  long fail_sample;
+} args;
+
+/* Fault injection: forwards to the TV table, except sample fail_sample's
+ * lower gradient on its fail_call-th call. */
+typedef struct faulty {
+  const hyd_problem *inner;
+  long fail_sample, fail_call, calls;
+  int nan;
+} faulty;
+
+static size_t f_dim(void *c, size_t i)
+{
+  faulty *f = c;
+  return f->inner->lower_dim(f->inner->ctx, i);
+}
+static int f_grad(void *c, size_t i, const double *th, const double *x,
+                  double *v, double *g)
+{
+  faulty *f = c;
+  int rc = f->inner->lower_grad(f->inner->ctx, i, th, x, v, g);
+  if ((long)i == f->fail_sample && ++f->calls == f->fail_call) {
+    if (!f->nan)
+      return 42;
+    g[0] = NAN;
+  }
+  return rc;
+}
+static int f_hvp(void *c, size_t i, const double *th, const double *x,
+                 const double *v, double *o)
+{
+  faulty *f = c;
+  return f->inner->lower_hvp(f->inner->ctx, i, th, x, v, o);
+}
+static int f_tprod(void *c, size_t i, const double *th, const double *x,
+                   const double *q, double *o)
+{
+  faulty *f = c;
+  return f->inner->cross_tprod(f->inner->ctx, i, th, x, q, o);
+}
+static int f_prod(void *c, size_t i, const double *th, const double *x,
+                  const double *v, double *o)
+{
+  faulty *f = c;
+  return f->inner->cross_prod(f->inner->ctx, i, th, x, v, o);
+}
+static int f_upper(void *c, size_t i, const double *x, double *v, double *g)
+{
+  faulty *f = c;
+  return f->inner->upper(f->inner->ctx, i, x, v, g);
+}
+static int f_const(void *c, size_t i, const double *th, const double *x,
+                   hyd_constants *o)
+{
+  faulty *f = c;
+  return f->inner->constants(f->inner->ctx, i, th, x, o);
+}
+
+/* Deterministic synthetic images: a bright rectangle and a disc whose
+ * places depend on the image index, plus Gaussian noise (sigma 0.1) from a
+ * fixed xorshift stream, so every rank builds the same data. */
+static uint64_t xs(uint64_t *s)
+{
+  *s ^= *s << 13;
+  *s ^= *s >> 7;
+  *s ^= *s << 17;
+  return *s;
+}
+
+static double unif(uint64_t *s)
+{
+  return ((double)(xs(s) >> 11) + 0.5) * 0x1.0p-53;
+}
+
+static void make_images(size_t m, size_t n, double *clean, double *noisy)
+{
+  for (size_t k = 0; k < m; k++) {
+    uint64_t st = 0x9E3779B97F4A7C15u ^ (k + 1);
+    double cr = (double)n * (0.3 + 0.1 * (double)(k % 4));
+    double cc = (double)n * (0.7 - 0.1 * (double)(k % 3));
+    for (size_t r = 0; r < n; r++)
+      for (size_t c = 0; c < n; c++) {
+        double v = 0.2;
+        if (r > k % 5 && r < n / 2 && c > 2 && c < n / 2 + k % 4)
+          v = 0.8;
+        double dr = (double)r - cr, dc = (double)c - cc;
+        if (dr * dr + dc * dc < (double)(n * n) / 16.0)
+          v = 0.5;
+        size_t j = k * n * n + r * n + c;
+        clean[j] = v;
+        double g = sqrt(-2.0 * log(unif(&st))) * cos(6.283185307179586 * unif(&st));
+        noisy[j] = v + 0.1 * g;
+      }
+  }
+}
+
+static int parse(int argc, char **argv, args *a)
+{
+  memset(a, 0, sizeof *a);
+  a->oracle = "mpi";
+  a->method = "rigorous";
+  a->fail_kind = "callback";
+  a->images = 4;
+  a->size = 16;
+  a->iters = 10;
+  a->fail_sample = -1;
+  a->alpha0 = "1e-2";
+  for (int i = 1; i + 1 < argc; i += 2) {
+    const char *k = argv[i], *v = argv[i + 1];
+    if (!strcmp(k, "--oracle")) a->oracle = v;
+    else if (!strcmp(k, "--method")) a->method = v;
+    else if (!strcmp(k, "--out")) a->out = v;
+    else if (!strcmp(k, "--images")) a->images = (size_t)atol(v);
+    else if (!strcmp(k, "--size")) a->size = (size_t)atol(v);
+    else if (!strcmp(k, "--iters")) a->iters = atol(v);
+    else if (!strcmp(k, "--alpha0")) a->alpha0 = v;
+    else if (!strcmp(k, "--fail-sample")) a->fail_sample = atol(v);
+    else if (!strcmp(k, "--fail-call")) a->fail_call = atol(v);
+    else if (!strcmp(k, "--fail-kind")) a->fail_kind = v;
+    else return -1;
+  }
+  if (argc % 2 == 0 || a->images == 0 || a->size < 2 || a->iters <= 0)
+    return -1;
+  return 0;
+}
+
+static int monitor(const hyd_maid *s, const hyd_maid_info *in, void *user)
+{
+  FILE *f = user;
+  const double *th = hyd_maid_theta(s);
+  fprintf(f, "iter %ld accepted %d theta", in->iter, in->accepted_last);
+  for (size_t j = 0; j < hyd_maid_n_theta(s); j++)
+    fprintf(f, " %a", th[j]);
+  fprintf(f, " eps %a delta %a alpha %a step %a z %a omega %a flo %a fhi %a "
+          "g %a\n", in->eps, in->delta, in->alpha, in->step, in->z_norm,
+          in->omega, in->f_lo, in->f_hi, in->g);
+  return 0;
+}
+
+/* FNV-1a over the bytes of the warm starts: equal hashes, equal states. */
+static uint64_t fnv(const double *v, size_t n)
+{
+  uint64_t h = 1469598103934665603u;
+  const unsigned char *b = (const unsigned char *)v;
+  for (size_t j = 0; j < n * sizeof(double); j++) {
+    h ^= b[j];
+    h *= 1099511628211u;
+  }
+  return h;
+}
+
+/* Rank 0: the whole MAID run. Returns the run's status. */
+static int run_maid(const args *a, const hyd_problem *prob, hyd_oracle *or,
+                    FILE *out, char *msg, size_t msgsz)
+{
+  hyd_maid *s = NULL;
+  int rc = hyd_maid_create(&s, prob, NULL);
+  if (rc != HYD_OK)
+    return rc;
+  double theta0[2] = {-5.0, -5.0};
+  char iters[32];
+  snprintf(iters, sizeof iters, "%ld", a->iters);
+  if ((rc = hyd_maid_set_option(s, "method", a->method)) == HYD_OK &&
+      (rc = hyd_maid_set_option(s, "max_iter", iters)) == HYD_OK &&
+      (rc = hyd_maid_set_option(s, "alpha0", a->alpha0)) == HYD_OK &&
+      (rc = hyd_maid_set_theta0(s, theta0)) == HYD_OK &&
+      (rc = hyd_maid_set_monitor(s, monitor, out)) == HYD_OK &&
+      (!or || (rc = hyd_maid_set_oracle(s, *or)) == HYD_OK) &&
+      (rc = hyd_maid_setup(s)) == HYD_OK)
+    rc = hyd_maid_solve(s);
+  snprintf(msg, msgsz, "%s", hyd_maid_errmsg(s));
+  if (rc == HYD_OK) {
+    size_t n = hyd_maid_warm_size(s);
+    double *warm = malloc(n * sizeof *warm);
+    hyd_maid_checkpoint cp;
+    double th[2];
+    if (!warm)
+      rc = HYD_ENOMEM;
+    else if ((rc = hyd_maid_save(s, &cp, th, warm)) == HYD_OK)
+      fprintf(out, "stop %s warm %zu %016llx\n",
+              hyd_stop_reason_name(hyd_maid_stop_reason(s)), n,
+              (unsigned long long)fnv(warm, n));
+    if (rc != HYD_OK)
+      snprintf(msg, msgsz, "saving the checkpoint: %s", hyd_maid_errmsg(s));
+    free(warm);
+  }
+  hyd_maid_destroy(s);
+  return rc;
+}
+
+int main(int argc, char **argv)
+{
+  if (MPI_Init(&argc, &argv) != MPI_SUCCESS)
+    return 2;
+  int rank = 0, size = 1, exit_code = 1;
+  MPI_Comm_rank(MPI_COMM_WORLD, &rank);
+  MPI_Comm_size(MPI_COMM_WORLD, &size);
+  args a;
+  if (parse(argc, argv, &a) != 0 || !a.out ||
+      (strcmp(a.oracle, "mpi") && size > 1)) {
+    if (rank == 0)
+      fprintf(stderr, "usage: see the comment at the top of mpi_maid_run.c\n");
+    MPI_Finalize();
+    return 2;
+  }
+  int reference = !strcmp(a.method, "reference");
+  size_t np = a.size * a.size;
+  double *clean = malloc(a.images * np * sizeof *clean);
+  double *noisy = malloc(a.images * np * sizeof *noisy);
+  hyd_tv *tv = NULL;
+  if (!clean || !noisy)
+    goto done;
+  make_images(a.images, a.size, clean, noisy);
+  if (hyd_tv_create(&tv, a.images, a.size, a.size, noisy, clean,
+                    reference ? HYD_TV_REFERENCE_SCALING : 0u, NULL) != HYD_OK)
+    goto done;
+  faulty fctx = {hyd_tv_problem(tv), a.fail_sample, a.fail_call, 0,
+                 !strcmp(a.fail_kind, "nan")};
+  hyd_problem prob = *hyd_tv_problem(tv);
+  if (a.fail_sample >= 0) {
+    prob.ctx = &fctx;
+    prob.lower_dim = f_dim;
+    prob.lower_grad = f_grad;
+    prob.lower_hvp = f_hvp;
+    prob.cross_tprod = f_tprod;
+    prob.cross_prod = f_prod;
+    prob.upper = f_upper;
+    prob.constants = f_const;
+  }
+  double theta0[2] = {-5.0, -5.0};
+  hyd_mpi_oracle *mo = NULL;
+  int use_mpi = !strcmp(a.oracle, "mpi");
+  if (use_mpi) {
+    int rc = hyd_mpi_oracle_create(&mo, &prob, theta0, MPI_COMM_WORLD, NULL);
+    if (rc != HYD_OK) {
+      fprintf(stderr, "rank %d: hyd_mpi_oracle_create: %s\n", rank,
+              hyd_strerror(rc));
+      goto done;
+    }
+  }
+  if (rank > 0) {
+    int rc = hyd_mpi_worker_serve(mo);
+    if (rc != HYD_OK)
+      fprintf(stderr, "rank %d: %s\n", rank, hyd_mpi_oracle_errmsg(mo));
+    exit_code = rc == HYD_OK ? 0 : 1;
+  } else {
+    FILE *out = fopen(a.out, "w");
+    if (!out) {
+      perror(a.out);
+      if (mo)
+        hyd_mpi_oracle_shutdown(mo);
+      goto done;
+    }
+    hyd_oracle or;
+    if (mo)
+      or = hyd_mpi_oracle_as_oracle(mo);
+    char msg[512];
+    int rc = run_maid(&a, &prob, mo ? &or : NULL, out, msg, sizeof msg);
+    fclose(out);
+    if (mo && hyd_mpi_oracle_shutdown(mo) != HYD_OK)
+      rc = HYD_MPI_ECOMM;
+    if (a.fail_sample >= 0) {
+      /* The failure must arrive with its status and the sample's text. */
+      char want[64];
+      snprintf(want, sizeof want, "sample %ld", a.fail_sample);
+      int want_rc = !strcmp(a.fail_kind, "nan") ? HYD_ENONFINITE : HYD_ECALLBACK;
+      printf("np %d: status %d (%s), message: %s\n", size, rc,
+             hyd_strerror(rc), msg);
+      exit_code = rc == want_rc && strstr(msg, want) ? 0 : 1;
+    } else {
+      if (rc != HYD_OK)
+        fprintf(stderr, "MAID failed: %s (%s)\n", hyd_strerror(rc), msg);
+      exit_code = rc == HYD_OK ? 0 : 1;
+    }
+  }
+done:
+  hyd_mpi_oracle_destroy(mo);
+  hyd_tv_destroy(tv);
+  free(clean);
+  free(noisy);
+  MPI_Finalize();
+  return exit_code;
+}
