@@ -55,14 +55,21 @@ typedef struct lr_fold {
   double *W_cache;             /* d*C: the W that P belongs to */
   int cache_valid;
   double *z;                   /* C scratch */
-  double *th;                  /* 2p scratch: e^theta, per-group sums */
+  double *th;                  /* p + 3G scratch: group parameters, Gram */
 } lr_fold;
 
 struct hyd_logistic {
   hyd_problem problem;
   hyd_allocator alloc;
   size_t rows, d, C, n, p, K;
+  size_t G;    /* groups; p = G (L2) or 2G (compander) */
   int grouping;
+  int penalty; /* enum hyd_logistic_penalty_kind */
+  /* compander: tan^2 continued beyond tan^2 u = T (u_c = atan sqrt T) with
+   * the value T, slope P1 and curvature P2 it has there; P3 bounds the
+   * third derivative inside; l2 a fixed L2 weight on w */
+  double T, uc, P1, P2, P3, l2;
+  double radius; /* LB, LAinv hold for pairs this close (compander) */
   int owns_data;
   const double *X;
   const int *labels;
@@ -166,8 +173,9 @@ static double ce_pass(const hyd_logistic *lr, const size_t *idx, size_t n,
   return loss * inv_n;
 }
 
-/* e^theta into f->th[0..p); HYD_EINVAL if one is not a positive finite
- * double (the problem needs mu = min e^theta > 0). */
+/* Per-group parameters into e: L2: e[g] = e^theta_g; compander:
+ * e[g] = a_g, e[G + g] = kappa_g. HYD_EINVAL if one is not a positive
+ * finite double (mu needs them > 0). */
 static int lr_exp_theta(const hyd_logistic *lr, const double *theta,
                         double *e)
 {
@@ -181,21 +189,78 @@ static int lr_exp_theta(const hyd_logistic *lr, const double *theta,
   return HYD_OK;
 }
 
-/* out[k] += e_{group(k)} * V[k] */
+/* tan^2 continued quadratically beyond |u| = u_c: psi, psi', psi'' at u.
+ * Inside, with t = tan u, s = 1 + t^2: psi = t^2, psi' = 2 t s,
+ * psi'' = 2 (s^2 + 2 t^2 s). */
+static void psi_eval(const hyd_logistic *lr, double u, double *p0,
+                     double *p1, double *p2)
+{
+  double au = fabs(u);
+  if (au <= lr->uc) {
+    double t = tan(u), s = 1.0 + t * t;
+    *p0 = t * t;
+    *p1 = 2.0 * t * s;
+    *p2 = 2.0 * (s * s + 2.0 * t * t * s);
+  } else {
+    double dd = au - lr->uc, sg = u < 0.0 ? -1.0 : 1.0;
+    *p0 = lr->T + lr->P1 * dd + 0.5 * lr->P2 * dd * dd;
+    *p1 = sg * (lr->P1 + lr->P2 * dd);
+    *p2 = lr->P2;
+  }
+}
+
+/* Penalty terms of one weight w in group g: value, d/dw, d2/dw2 and the
+ * theta-derivatives of d/dw (da: first theta block, dk: second block,
+ * compander only). */
+typedef struct pen_terms {
+  double v, d1, d2, da, dk;
+} pen_terms;
+
+static void penalty_at(const hyd_logistic *lr, const double *e, size_t g,
+                       double w, pen_terms *t)
+{
+  if (lr->penalty == HYD_LOGISTIC_PENALTY_L2) {
+    t->v = 0.5 * e[g] * w * w;
+    t->d1 = e[g] * w;
+    t->d2 = e[g];
+    t->da = e[g] * w;
+    t->dk = 0.0;
+    return;
+  }
+  double a = e[g], k = e[lr->G + g], u = w / a, p0, p1, p2;
+  psi_eval(lr, u, &p0, &p1, &p2);
+  t->v = k * p0 + 0.5 * lr->l2 * w * w;
+  t->d1 = k / a * p1 + lr->l2 * w;
+  t->d2 = k / (a * a) * p2 + lr->l2;
+  t->da = -k / a * (p1 + u * p2); /* a d/da of k/a psi'(w/a) */
+  t->dk = k / a * p1;              /* k d/dk */
+}
+
+/* out[k] += d/dw penalty (mode 0, and *value += penalty) or d2/dw2 V[k]
+ * (mode 1) at W. */
 static void add_penalty(const hyd_logistic *lr, const double *e,
-                        const double *V, double *out)
+                        const double *W, const double *V, double *out,
+                        double *value)
 {
   size_t d = lr->d, C = lr->C;
+  double sum = 0.0;
+  pen_terms t;
   for (size_t j = 0; j < d; j++)
-    for (size_t c = 0; c < C; c++)
-      out[j * C + c] += e[group_of(lr, j, c)] * V[j * C + c];
+    for (size_t c = 0; c < C; c++) {
+      size_t k = j * C + c;
+      penalty_at(lr, e, group_of(lr, j, c), W[k], &t);
+      out[k] += V ? t.d2 * V[k] : t.d1;
+      sum += t.v;
+    }
+  if (value)
+    *value += sum;
 }
 
 /* ---- callbacks ---- */
 
 /* Common entry of the callbacks: the object, the fold, a check that the
- * three arrays the callback needs exist and, if theta is wanted, e^theta in
- * the fold's scratch. */
+ * three arrays the callback needs exist and, if theta is wanted, the
+ * group parameters in the fold's scratch. */
 static int lr_enter(void *ctx, size_t sample, int want_theta,
                     const double *theta, const void *a, const void *b,
                     const void *c, hyd_logistic **lr, lr_fold **f)
@@ -224,16 +289,9 @@ static int lr_lower_grad(void *ctx, size_t sample, const double *theta,
   double loss = ce_pass(lr, f->train, f->n_train, W, f->z, f->P, grad);
   memcpy(f->W_cache, W, lr->n * sizeof *W);
   f->cache_valid = 1;
-  add_penalty(lr, f->th, W, grad);
-  if (value) {
-    double pen = 0.0;
-    for (size_t j = 0; j < lr->d; j++)
-      for (size_t c = 0; c < lr->C; c++) {
-        double w = W[j * lr->C + c];
-        pen += f->th[group_of(lr, j, c)] * w * w;
-      }
-    *value = loss + 0.5 * pen;
-  }
+  add_penalty(lr, f->th, W, NULL, grad, &loss);
+  if (value)
+    *value = loss;
   return HYD_OK;
 }
 
@@ -279,10 +337,12 @@ static int lr_lower_hvp(void *ctx, size_t sample, const double *theta,
       u[c] = pr[c] * (u[c] - pu) * inv_n;
     rank1_add(d, C, x, u, out);
   }
-  add_penalty(lr, f->th, V, out);
+  add_penalty(lr, f->th, W, V, out, NULL);
   return HYD_OK;
 }
 
+/* B^T q: the first theta block gets sum_g da q, the second (compander)
+ * sum_g dk q. */
 static int lr_cross_tprod(void *ctx, size_t sample, const double *theta,
                           const double *W, const double *q, double *out)
 {
@@ -292,13 +352,15 @@ static int lr_cross_tprod(void *ctx, size_t sample, const double *theta,
   if (st)
     return st;
   memset(out, 0, lr->p * sizeof *out);
+  pen_terms t;
   for (size_t j = 0; j < lr->d; j++)
     for (size_t c = 0; c < lr->C; c++) {
-      size_t k = j * lr->C + c;
-      out[group_of(lr, j, c)] += W[k] * q[k];
+      size_t k = j * lr->C + c, g = group_of(lr, j, c);
+      penalty_at(lr, f->th, g, W[k], &t);
+      out[g] += t.da * q[k];
+      if (lr->p > lr->G)
+        out[lr->G + g] += t.dk * q[k];
     }
-  for (size_t g = 0; g < lr->p; g++)
-    out[g] *= f->th[g];
   return HYD_OK;
 }
 
@@ -310,10 +372,12 @@ static int lr_cross_prod(void *ctx, size_t sample, const double *theta,
   int st = lr_enter(ctx, sample, 1, theta, W, v, out, &lr, &f);
   if (st)
     return st;
+  pen_terms t;
   for (size_t j = 0; j < lr->d; j++)
     for (size_t c = 0; c < lr->C; c++) {
-      size_t g = group_of(lr, j, c);
-      out[j * lr->C + c] = f->th[g] * W[j * lr->C + c] * v[g];
+      size_t k = j * lr->C + c, g = group_of(lr, j, c);
+      penalty_at(lr, f->th, g, W[k], &t);
+      out[k] = t.da * v[g] + (lr->p > lr->G ? t.dk * v[lr->G + g] : 0.0);
     }
   return HYD_OK;
 }
@@ -330,6 +394,85 @@ static int lr_upper(void *ctx, size_t sample, const double *W, double *value,
   return HYD_OK;
 }
 
+/* ||B(W)||: groups have disjoint supports, so B is block diagonal with
+ * one n_g x (1 or 2) block per group, whose norm is sqrt(lambda_max) of its
+ * 2x2 Gram matrix. gram: 3G scratch. */
+static double lr_norm_B(const hyd_logistic *lr, const double *e,
+                        const double *W, double *gram)
+{
+  size_t G = lr->G;
+  pen_terms t;
+  memset(gram, 0, 3 * G * sizeof *gram);
+  for (size_t j = 0; j < lr->d; j++)
+    for (size_t c = 0; c < lr->C; c++) {
+      size_t g = group_of(lr, j, c);
+      penalty_at(lr, e, g, W[j * lr->C + c], &t);
+      gram[g] += t.da * t.da;
+      gram[G + g] += t.da * t.dk;
+      gram[2 * G + g] += t.dk * t.dk;
+    }
+  double nb = 0.0;
+  for (size_t g = 0; g < G; g++) {
+    double ht = 0.5 * (gram[g] + gram[2 * G + g]);
+    double hd = 0.5 * (gram[g] - gram[2 * G + g]);
+    double v = sqrt(ht + sqrt(hd * hd + gram[G + g] * gram[G + g]));
+    nb = v > nb ? v : nb;
+  }
+  return nb;
+}
+
+/* The penalty's part of the constants: mu_p, L_p (bounds of its Hessian,
+ * which is diagonal), LB and LA_p (Lipschitz constants of B and of the
+ * penalty Hessian). Compander, with psi'' = 2 (s^2 + 2 t^2 s) and
+ * psi''' = 8 t s (2 s + t^2) (t = tan u, s = 1 + t^2), both increasing in
+ * |u| up to the cut-off and constant / zero beyond: psi'' >= 2 gives mu,
+ * psi'' <= P2 gives L (global, as the solver needs). The derivative in w of
+ * B's columns (da, dk) is (k/a^2)(-(2 psi'' + u psi'''), psi''), and of the
+ * Hessian (k/a^3) psi'''; LB and LA take their sup over
+ * |u| <= max_g |W|/a + radius/a (capped at the cut-off), so they hold for
+ * pairs (W, W') with ||W - W'|| <= radius (all pairs if it is infinite).
+ * umax: G scratch. */
+static void penalty_constants(const hyd_logistic *lr, const double *e,
+                              const double *W, double *umax, double *mu,
+                              double *L, double *LB, double *LA)
+{
+  *mu = INFINITY;
+  *L = *LB = *LA = 0.0;
+  if (lr->penalty != HYD_LOGISTIC_PENALTY_L2) {
+    for (size_t g = 0; g < lr->G; g++)
+      umax[g] = 0.0;
+    for (size_t j = 0; j < lr->d; j++)
+      for (size_t c = 0; c < lr->C; c++) {
+        size_t g = group_of(lr, j, c);
+        double u = fabs(W[j * lr->C + c]) / e[g];
+        umax[g] = u > umax[g] ? u : umax[g];
+      }
+  }
+  for (size_t g = 0; g < lr->G; g++) {
+    double lo, hi, lb, la;
+    if (lr->penalty == HYD_LOGISTIC_PENALTY_L2) {
+      lo = hi = lb = e[g];
+      la = 0.0;
+    } else {
+      double a = e[g], k = e[lr->G + g], c2 = k / (a * a);
+      double um = umax[g] + lr->radius / a;
+      um = um < lr->uc ? um : lr->uc;
+      double t = tan(um), s = 1.0 + t * t;
+      double p2 = 2.0 * (s * s + 2.0 * t * t * s);
+      double p3 = 8.0 * t * s * (2.0 * s + t * t);
+      double q = 2.0 * p2 + um * p3;
+      lo = 2.0 * c2 + lr->l2;
+      hi = lr->P2 * c2 + lr->l2;
+      lb = c2 * sqrt(q * q + p2 * p2);
+      la = c2 / a * p3;
+    }
+    *mu = lo < *mu ? lo : *mu;
+    *L = hi > *L ? hi : *L;
+    *LB = lb > *LB ? lb : *LB;
+    *LA = la > *LA ? la : *LA;
+  }
+}
+
 static int lr_constants(void *ctx, size_t sample, const double *theta,
                         const double *W, hyd_constants *out)
 {
@@ -338,33 +481,21 @@ static int lr_constants(void *ctx, size_t sample, const double *theta,
   int st = lr_enter(ctx, sample, 1, theta, W, out, W, &lr, &f);
   if (st)
     return st;
-  double *e = f->th, *sq = f->th + lr->p;
-  double emin = e[0], emax = e[0];
-  for (size_t g = 1; g < lr->p; g++) {
-    emin = e[g] < emin ? e[g] : emin;
-    emax = e[g] > emax ? e[g] : emax;
-  }
-  memset(sq, 0, lr->p * sizeof *sq);
-  for (size_t j = 0; j < lr->d; j++)
-    for (size_t c = 0; c < lr->C; c++) {
-      double w = W[j * lr->C + c];
-      sq[group_of(lr, j, c)] += w * w;
-    }
-  double nb = 0.0;
-  for (size_t g = 0; g < lr->p; g++) {
-    double v = e[g] * sqrt(sq[g]);
-    nb = v > nb ? v : nb;
-  }
+  double mu, Lp, LB, LAp;
+  double nb = lr_norm_B(lr, f->th, W, f->th + lr->p);
+  penalty_constants(lr, f->th, W, f->th + lr->p, &mu, &Lp, &LB, &LAp);
   double n_tr = (double)f->n_train;
-  double LA = f->cube_sum / (sqrt(2.0) * n_tr);
-  out->mu = emin;
-  out->L = f->lmax_train / (2.0 * n_tr) + emax;
+  double LA = f->cube_sum / (sqrt(2.0) * n_tr) + LAp;
+  out->mu = mu;
+  out->L = f->lmax_train / (2.0 * n_tr) + Lp;
   out->Lg = f->lmax_val / (2.0 * (double)f->n_val);
-  out->norm_B = nb * (1.0 + 1e-12); /* covers rounding of the sums */
-  out->LB = emax;
-  out->LAinv = LA / (emin * emin);
+  /* 1e-12 relative covers rounding of the sums */
+  out->norm_B = nb * (1.0 + 1e-12);
+  out->LB = LB;
+  out->LAinv = LA / (mu * mu);
   out->certified = 1;
-  if (!(isfinite(out->L) && isfinite(out->norm_B) && isfinite(out->LAinv)))
+  if (!(isfinite(out->L) && isfinite(out->norm_B) && isfinite(out->LB) &&
+        isfinite(out->LAinv) && out->mu > 0.0))
     return HYD_ENONFINITE;
   return HYD_OK;
 }
@@ -544,7 +675,7 @@ static int fold_init(hyd_logistic *lr, lr_fold *f,
   f->P = hyd_alloc_array(a, src->n_train, lr->C * sizeof(double));
   f->W_cache = hyd_alloc_array(a, lr->n, sizeof(double));
   f->z = hyd_alloc_array(a, lr->C, sizeof(double));
-  f->th = hyd_alloc_array(a, lr->p, 2 * sizeof(double));
+  f->th = hyd_alloc_array(a, lr->p + 3 * lr->G, sizeof(double));
   if (!f->train || !f->val || !f->P || !f->W_cache || !f->z || !f->th)
     return HYD_ENOMEM;
   memcpy(f->train, src->train, src->n_train * sizeof(size_t));
@@ -593,6 +724,41 @@ int hyd_logistic_create(hyd_logistic **out, size_t rows, size_t d,
                         int grouping, unsigned flags,
                         const hyd_allocator *alloc)
 {
+  return hyd_logistic_create_penalized(out, rows, d, n_classes, X, labels,
+                                       n_folds, folds, grouping, flags, NULL,
+                                       alloc);
+}
+
+/* The compander's cut-off quantities (see the struct). */
+static int penalty_setup(hyd_logistic *lr, const hyd_logistic_penalty *pen)
+{
+  lr->penalty = pen ? pen->kind : HYD_LOGISTIC_PENALTY_L2;
+  if (lr->penalty == HYD_LOGISTIC_PENALTY_L2)
+    return HYD_OK;
+  if (lr->penalty != HYD_LOGISTIC_PENALTY_COMPANDER ||
+      !(isfinite(pen->cutoff_tan2) && pen->cutoff_tan2 > 0.0 &&
+        pen->cutoff_tan2 <= 1e12 && isfinite(pen->l2) && pen->l2 >= 0.0 &&
+        pen->lipschitz_radius > 0.0))
+    return HYD_EINVAL;
+  double T = pen->cutoff_tan2, t = sqrt(T), s = 1.0 + T;
+  lr->T = T;
+  lr->uc = atan(t);
+  lr->P1 = 2.0 * t * s;
+  lr->P2 = 2.0 * (s * s + 2.0 * T * s);
+  lr->P3 = 8.0 * t * s * (2.0 * s + T);
+  lr->l2 = pen->l2;
+  lr->radius = pen->lipschitz_radius;
+  return HYD_OK;
+}
+
+int hyd_logistic_create_penalized(hyd_logistic **out, size_t rows, size_t d,
+                                  size_t n_classes, const double *X,
+                                  const int *labels, size_t n_folds,
+                                  const hyd_logistic_fold *folds,
+                                  int grouping, unsigned flags,
+                                  const hyd_logistic_penalty *pen,
+                                  const hyd_allocator *alloc)
+{
   if (!out)
     return HYD_EINVAL;
   *out = NULL;
@@ -600,18 +766,24 @@ int hyd_logistic_create(hyd_logistic **out, size_t rows, size_t d,
                     flags);
   if (st)
     return st;
+  hyd_logistic probe;
+  memset(&probe, 0, sizeof probe);
+  if (penalty_setup(&probe, pen) ||
+      hyd_logistic_n_theta(grouping, d, n_classes) > SIZE_MAX / 8)
+    return HYD_EINVAL;
   hyd_allocator a;
   hyd_allocator_init(&a, alloc);
   hyd_logistic *lr = a.alloc(a.user, sizeof *lr);
   if (!lr)
     return HYD_ENOMEM;
-  memset(lr, 0, sizeof *lr);
+  *lr = probe;
   lr->alloc = a;
   lr->rows = rows;
   lr->d = d;
   lr->C = n_classes;
   lr->n = d * n_classes;
-  lr->p = hyd_logistic_n_theta(grouping, d, n_classes);
+  lr->G = hyd_logistic_n_theta(grouping, d, n_classes);
+  lr->p = lr->penalty == HYD_LOGISTIC_PENALTY_L2 ? lr->G : 2 * lr->G;
   lr->grouping = grouping;
   lr->K = n_folds;
   lr->folds = hyd_alloc_array(&a, n_folds, sizeof *lr->folds);
@@ -722,5 +894,21 @@ int hyd_logistic_evaluate(const hyd_logistic *lr, const double *W,
     *loss = sum / (double)n_rows;
   if (accuracy)
     *accuracy = (double)correct / (double)n_rows;
+  return HYD_OK;
+}
+
+int hyd_logistic_compander_inside(const hyd_logistic *lr, const double *theta,
+                                  const double *W, int *inside)
+{
+  if (!lr || !theta || !W || !inside ||
+      lr->penalty != HYD_LOGISTIC_PENALTY_COMPANDER)
+    return HYD_EINVAL;
+  *inside = 1;
+  for (size_t j = 0; j < lr->d; j++)
+    for (size_t c = 0; c < lr->C; c++) {
+      double a = exp(theta[group_of(lr, j, c)]);
+      if (!(fabs(W[j * lr->C + c]) <= a * lr->uc))
+        *inside = 0;
+    }
   return HYD_OK;
 }

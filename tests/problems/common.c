@@ -207,6 +207,11 @@ void fd_check_btq(const hyd_problem *p, size_t i, const double *th,
   double *Btq = malloc(np * sizeof *Btq), *tp = malloc(np * sizeof *tp);
   double *g = malloc(n * sizeof *g);
   cr_assert_eq(p->cross_tprod(p->ctx, i, th, x, q, Btq), 0);
+  /* rounding of <grad h, q> scales with sum |grad_j q_j| */
+  cr_assert_eq(p->lower_grad(p->ctx, i, th, x, NULL, g), 0);
+  double fscale = 0.0;
+  for (size_t j = 0; j < n; j++)
+    fscale += fabs(g[j] * q[j]);
   memcpy(tp, th, np * sizeof *th);
   for (size_t k = 0; k < np; k++) {
     tp[k] = th[k] + hstep;
@@ -217,7 +222,7 @@ void fd_check_btq(const hyd_problem *p, size_t i, const double *th,
     double fm = vec_dot(n, g, q);
     tp[k] = th[k];
     double fd = (fp - fm) / (2 * hstep);
-    double tol = fd_tol(hstep, M, fabs(fp) + M);
+    double tol = fd_tol(hstep, M, fscale);
     cr_assert(fabs(fd - Btq[k]) <= tol, "BTq[%zu] %.12g fd %.12g tol %g", k,
               Btq[k], fd, tol);
   }
@@ -265,4 +270,45 @@ void check_adjoint(const hyd_problem *p, size_t i, const double *th,
             lhs, rhs);
   free(Bw);
   free(Btq);
+}
+
+double gram_lmax(size_t n, size_t p, const double *cols)
+{
+  double *v = malloc(p * sizeof *v), *w = malloc(p * sizeof *w);
+  double *mv = malloc(n * sizeof *mv), rho = 0.0;
+  for (size_t a = 0; a < p; a++)
+    v[a] = 1.0 + 0.01 * (double)a;
+  for (int it = 0; it < 2000; it++) {
+    double nv = vec_norm(p, v);
+    for (size_t a = 0; a < p; a++)
+      v[a] /= nv;
+    memset(mv, 0, n * sizeof *mv);
+    for (size_t a = 0; a < p; a++)
+      for (size_t j = 0; j < n; j++)
+        mv[j] += cols[a * n + j] * v[a];
+    for (size_t a = 0; a < p; a++)
+      w[a] = vec_dot(n, cols + a * n, mv);
+    rho = vec_dot(p, v, w);
+    memcpy(v, w, p * sizeof *v);
+  }
+  free(v);
+  free(w);
+  free(mv);
+  return rho;
+}
+
+void two_folds(size_t rows, size_t nt, size_t *idx, hyd_logistic_fold f[2])
+{
+  for (size_t i = 0; i < rows; i++) {
+    idx[i] = i;                      /* fold 0: train then val */
+    idx[rows + i] = (i + rows - nt) % rows; /* fold 1: train then val */
+  }
+  f[0].train = idx;
+  f[0].n_train = nt;
+  f[0].val = idx + nt;
+  f[0].n_val = rows - nt;
+  f[1].train = idx + rows;
+  f[1].n_train = nt;
+  f[1].val = idx + rows + nt;
+  f[1].n_val = rows - nt;
 }

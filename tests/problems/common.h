@@ -51,6 +51,16 @@ double *read_pgm(const char *path, size_t *height, size_t *width);
 
 
 
+/* Largest eigenvalue of M^T M by power iteration (a lower estimate of
+ * ||M||^2), M n x p given by its p columns stored one after another. */
+double gram_lmax(size_t n, size_t p, const double *cols);
+
+/* Two folds over rows 0..rows-1: fold 0 trains on [0, nt) and validates on
+ * [nt, rows), fold 1 trains on [rows - nt, rows) and validates on
+ * [0, rows - nt). idx: 2 * rows size_t the folds point into. */
+#include <hyperd/logistic.h>
+void two_folds(size_t rows, size_t nt, size_t *idx, hyd_logistic_fold f[2]);
+
 /* Finite-difference checks of a problem table at (sample i, theta, x),
  * shared by every problem's tests; each asserts through Criterion.
  * M bounds the third derivative that the central difference's truncation

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <hyperd/compander.h>
 #include <hyperd/foe.h>
 #include <hyperd/logistic.h>
 #include <hyperd/oracle.h>
@@ -156,7 +157,7 @@ Test(hypergradient, tv_omega_bounds_the_error)
 typedef struct lr_data {
   double X[60 * 4];
   int y[60];
-  size_t tr0[40], va0[20], tr1[40], va1[20];
+  size_t idx[120];
   hyd_logistic_fold folds[2];
 } lr_data;
 
@@ -169,18 +170,7 @@ static hyd_logistic *small_lr(lr_data *d, int grouping)
     for (size_t j = 0; j < 4; j++)
       d->X[i * 4 + j] = rng_normal(&r) + (j == (size_t)d->y[i] ? 1.0 : 0.0);
   }
-  for (size_t i = 0; i < 40; i++) {
-    d->tr0[i] = i;
-    d->tr1[i] = 20 + i;
-  }
-  for (size_t i = 0; i < 20; i++) {
-    d->va0[i] = 40 + i;
-    d->va1[i] = i;
-  }
-  hyd_logistic_fold f0 = {d->tr0, 40, d->va0, 20};
-  hyd_logistic_fold f1 = {d->tr1, 40, d->va1, 20};
-  d->folds[0] = f0;
-  d->folds[1] = f1;
+  two_folds(60, 40, d->idx, d->folds);
   hyd_logistic *lr;
   cr_assert_eq(hyd_logistic_create(&lr, 60, 4, 3, d->X, d->y, 2, d->folds,
                                    grouping, 0, NULL),
@@ -251,4 +241,39 @@ Test(hypergradient, foe_omega_bounds_the_error)
   check_omega(hyd_foe_problem(fo), th, 1e-3);
   check_omega(hyd_foe_problem(fo), th, 1e-1);
   hyd_foe_destroy(fo);
+}
+
+/* radius: the Lipschitz radius of LB and LAinv, at least the largest eps
+ * the test certifies with (hyd_logistic_penalty) */
+static hyd_logistic *small_compander(lr_data *d, double radius)
+{
+  hyd_logistic *lr = small_lr(d, HYD_LOGISTIC_SCALAR); /* fills d */
+  hyd_logistic_destroy(lr);
+  hyd_compander_options o;
+  hyd_compander_options_default(&o); /* per class, T = 100 */
+  o.lipschitz_radius = radius;
+  cr_assert_eq(hyd_compander_create(&lr, 60, 4, 3, d->X, d->y, 2, d->folds,
+                                    &o, NULL),
+               HYD_OK);
+  return lr;
+}
+
+Test(hypergradient, compander_matches_finite_differences)
+{
+  lr_data d;
+  hyd_logistic *lr = small_compander(&d, 1e-9); /* eps = 1e-11 */
+  const double th[6] = {log(0.5), 0.0, log(2.0), log(0.05), log(0.2), -1.0};
+  /* f curves more in log a than the L2 problem in theta: a smaller step */
+  check_against_fd(hyd_logistic_problem(lr), th, 2e-4);
+  hyd_logistic_destroy(lr);
+}
+
+Test(hypergradient, compander_omega_bounds_the_error)
+{
+  lr_data d;
+  hyd_logistic *lr = small_compander(&d, 0.1); /* eps up to 0.1 */
+  const double th[6] = {log(0.5), 0.0, log(2.0), log(0.05), log(0.2), -1.0};
+  check_omega(hyd_logistic_problem(lr), th, 1e-3);
+  check_omega(hyd_logistic_problem(lr), th, 1e-1);
+  hyd_logistic_destroy(lr);
 }

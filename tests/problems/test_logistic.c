@@ -20,7 +20,7 @@
 typedef struct lr_fixture {
   double X[ROWS * D];
   int y[ROWS];
-  size_t tr0[25], va0[15], tr1[25], va1[15];
+  size_t idx[2 * ROWS];
   hyd_logistic_fold folds[2];
 } lr_fixture;
 
@@ -44,18 +44,7 @@ static void make_data(lr_fixture *fx, unsigned long long seed)
       }
     }
   }
-  for (size_t i = 0; i < 25; i++) {
-    fx->tr0[i] = i;
-    fx->tr1[i] = 15 + i;
-  }
-  for (size_t i = 0; i < 15; i++) {
-    fx->va0[i] = 25 + i;
-    fx->va1[i] = i;
-  }
-  hyd_logistic_fold f0 = {fx->tr0, 25, fx->va0, 15};
-  hyd_logistic_fold f1 = {fx->tr1, 25, fx->va1, 15};
-  fx->folds[0] = f0;
-  fx->folds[1] = f1;
+  two_folds(ROWS, 25, fx->idx, fx->folds);
 }
 
 static hyd_logistic *make_lr(lr_fixture *fx, int grouping)
@@ -120,7 +109,7 @@ Test(logistic, value_matches_formula)
   rng_fill(&r, NW, -1.0, 1.0, W);
   double ce = 0.0;
   for (size_t i = 0; i < 25; i++) {
-    const double *x = fx.X + fx.tr1[i] * D;
+    const double *x = fx.X + fx.folds[1].train[i] * D;
     double z[C], m = -INFINITY, s = 0.0;
     for (size_t c = 0; c < C; c++) {
       z[c] = 0.0;
@@ -130,7 +119,7 @@ Test(logistic, value_matches_formula)
     }
     for (size_t c = 0; c < C; c++)
       s += exp(z[c] - m);
-    ce += m + log(s) - z[fx.y[fx.tr1[i]]];
+    ce += m + log(s) - z[fx.y[fx.folds[1].train[i]]];
   }
   double pen = 0.0;
   for (size_t j = 0; j < D; j++)
@@ -405,9 +394,9 @@ Test(logistic, create_rejects_bad_arguments)
   fx.X[7] = NAN;
   BAD(&lr, ROWS, D, C, fx.X, fx.y, 2, F, 0, 0, NULL);
   fx.X[7] = 0.0;
-  fx.tr0[3] = ROWS;
+  fx.idx[3] = ROWS;
   BAD(&lr, ROWS, D, C, fx.X, fx.y, 2, F, 0, 0, NULL);
-  fx.tr0[3] = 3;
+  fx.idx[3] = 3;
   fx.folds[1].n_val = 0;
   BAD(&lr, ROWS, D, C, fx.X, fx.y, 2, F, 0, 0, NULL);
   fx.folds[1].n_val = 15;

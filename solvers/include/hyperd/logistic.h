@@ -75,6 +75,47 @@ int hyd_logistic_create(hyd_logistic **out, size_t rows, size_t d,
                         int grouping, unsigned flags,
                         const hyd_allocator *alloc);
 
+/* The penalty of the lower level. L2 (the default) is the one above.
+ * The weight compander (design/compander.md, hyperd/compander.h) replaces
+ * it, per group g with a_g = e^{theta_g}, kappa_g = e^{theta_{G+g}}
+ * (p = 2G, G = hyd_logistic_n_theta), by
+ *   sum_{j,c in g} kappa_g psi(W_jc / a_g) + (l2/2) ||W||^2,
+ * psi(u) = tan^2 u for tan^2 u <= T = cutoff_tan2, continued beyond by its
+ * second-order Taylor polynomial at that point (convex, C^2), so that h is
+ * defined, smooth and strongly convex everywhere (mu >= 2 kappa/a^2 + l2).
+ * The minimiser is the paper's barrier problem's whenever it lies inside
+ * |W| <= a atan(sqrt T) (hyd_logistic_compander_inside tells). */
+enum hyd_logistic_penalty_kind {
+  HYD_LOGISTIC_PENALTY_L2 = 0,
+  HYD_LOGISTIC_PENALTY_COMPANDER = 1
+};
+
+typedef struct hyd_logistic_penalty {
+  int kind;           /* enum hyd_logistic_penalty_kind */
+  double cutoff_tan2; /* compander: T in (0, 1e12] */
+  double l2;          /* compander: fixed L2 weight on W, >= 0 */
+  /* compander: LB and LAinv are Lipschitz constants for pairs (W, W') with
+   * ||W - W'|| <= lipschitz_radius (> 0; HUGE_VAL: all pairs, much larger).
+   * MAID compares x_i with xhat_i, at most eps apart: its bound is
+   * certified while eps <= lipschitz_radius. */
+  double lipschitz_radius;
+} hyd_logistic_penalty;
+
+/* hyd_logistic_create with a penalty (NULL: L2); HYD_EINVAL also for an
+ * unknown kind or a bad cutoff_tan2 / l2. */
+int hyd_logistic_create_penalized(hyd_logistic **out, size_t rows, size_t d,
+                                  size_t n_classes, const double *X,
+                                  const int *labels, size_t n_folds,
+                                  const hyd_logistic_fold *folds,
+                                  int grouping, unsigned flags,
+                                  const hyd_logistic_penalty *pen,
+                                  const hyd_allocator *alloc);
+
+/* Compander only: *inside = 1 if every |W_jc| <= a_g atan(sqrt T), where
+ * the continued penalty equals kappa tan^2(W/a). HYD_EINVAL otherwise. */
+int hyd_logistic_compander_inside(const hyd_logistic *lr, const double *theta,
+                                  const double *W, int *inside);
+
 /* Frees everything; accepts NULL. */
 void hyd_logistic_destroy(hyd_logistic *lr);
 
