@@ -9,4 +9,5 @@
 #include <hyperd/tv.h>
 #include <hyperd/logistic.h>
 #include <hyperd/foe.h>
+#include <hyperd/compander.h>
 #endif
