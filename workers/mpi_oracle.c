@@ -36,6 +36,8 @@ typedef struct status_rec {
 } status_rec;
 #define REC_BYTES sizeof(status_rec)
 _Static_assert(sizeof(status_rec) % sizeof(double) == 0, "alignment");
+_Static_assert(sizeof(status_rec) == HYD_MPI_STATUS_BYTES, "header says so");
+_Static_assert(4 * sizeof(double) == HYD_MPI_HEADER_BYTES, "header says so");
 
 /* What each rank contributes to a gather, in doubles after its record. */
 enum share_kind {

@@ -64,6 +64,12 @@ enum hyd_mpi_cmd {
  * per receiver, a gather contributor its own part (the root's own part is
  * not counted). Summed over ranks (MPI_Reduce, MPI_SUM) they are the bytes
  * the job moved, whatever algorithm MPI uses underneath. */
+/* Fixed parts of every request, for communication models: the header rank
+ * 0 broadcasts (request, count, eps, delta as doubles) and the status
+ * record every rank returns (status, sample, 256-byte message). */
+#define HYD_MPI_HEADER_BYTES 32
+#define HYD_MPI_STATUS_BYTES 272
+
 typedef struct hyd_mpi_stats {
   double calls[HYD_MPI_NCMD];      /* requests served (every rank counts) */
   double bytes_sent[HYD_MPI_NCMD]; /* by request kind */
