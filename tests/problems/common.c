@@ -110,6 +110,27 @@ double vec_norm(size_t n, const double *a)
   return sqrt(vec_dot(n, a, a));
 }
 
+double *read_f32(const char *path, size_t count)
+{
+  FILE *f = fopen(path, "rb");
+  if (!f)
+    return NULL;
+  float *buf = malloc(count * sizeof *buf);
+  double *out = malloc(count * sizeof *out);
+  int ok = buf && out && fread(buf, sizeof *buf, count, f) == count &&
+           fgetc(f) == EOF;
+  fclose(f);
+  if (ok)
+    for (size_t i = 0; i < count; i++)
+      out[i] = (double)buf[i];
+  free(buf);
+  if (!ok) {
+    free(out);
+    out = NULL;
+  }
+  return out;
+}
+
 double *read_pgm(const char *path, size_t *height, size_t *width)
 {
   FILE *f = fopen(path, "rb");

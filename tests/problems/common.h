@@ -45,6 +45,10 @@ double fd_tol(double h, double M3, double fscale);
 double vec_dot(size_t n, const double *a, const double *b);
 double vec_norm(size_t n, const double *a);
 
+/* Reads exactly `count` little-endian float32 values (the file must hold
+ * no more) into a malloc'd array of doubles; NULL on failure. */
+double *read_f32(const char *path, size_t count);
+
 /* Reads an 8-bit binary PGM (P5) into doubles in [0, 1]; returns a malloc'd
  * array (NULL on failure) and sets *height, *width. */
 double *read_pgm(const char *path, size_t *height, size_t *width);

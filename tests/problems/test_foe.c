@@ -351,6 +351,12 @@ Test(foe, callbacks_reject_bad_arguments)
   void *ctx = p->ctx;
   double x[NPIX] = {0}, o[NPIX], t[NP], f;
   hyd_constants k;
+  cr_assert_eq(hyd_problem_check(p), HYD_OK);
+  cr_assert_eq(p->n_theta, NP);
+  cr_assert_eq(p->n_samples, M_IMG);
+  cr_assert_eq(p->upper_convex, 1);
+  cr_assert_eq(p->lower_dim(ctx, 1), NPIX);
+  cr_assert_eq(p->lower_dim(ctx, M_IMG), 0);
   cr_assert_eq(p->lower_grad(ctx, M_IMG, fx.th, x, &f, o), HYD_EINVAL);
   cr_assert_eq(p->lower_hvp(ctx, M_IMG, fx.th, x, x, o), HYD_EINVAL);
   cr_assert_eq(p->cross_tprod(ctx, M_IMG, fx.th, x, x, t), HYD_EINVAL);

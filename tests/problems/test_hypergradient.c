@@ -145,6 +145,51 @@ Test(hypergradient, tv_matches_finite_differences)
   hyd_tv_destroy(tv);
 }
 
+/* Two images of the reference's own instance (shared/reference/tv96) at
+ * the reference's final theta, with its scaling: the hypergradient of the
+ * scaled problem is the unscaled one's (design/problems.md). */
+Test(hypergradient, tv_reference_instance)
+{
+  enum { N = 24, NP96 = 96 * 96, M = 2 };
+  double *clean = read_f32(HYD_SHARED_DIR "/reference/tv96/clean.f32", N * NP96);
+  double *noisy = read_f32(HYD_SHARED_DIR "/reference/tv96/noisy.f32", N * NP96);
+  cr_assert(clean && noisy, "cannot read shared/reference/tv96");
+  hyd_tv *a, *b;
+  cr_assert_eq(hyd_tv_create(&a, M, 96, 96, noisy, clean, 0, NULL), HYD_OK);
+  cr_assert_eq(hyd_tv_create(&b, M, 96, 96, noisy, clean,
+                             HYD_TV_REFERENCE_SCALING, NULL),
+               HYD_OK);
+  const double th[2] = {-2.0923, -5.0256};
+  check_against_fd(hyd_tv_problem(a), th, 1e-3);
+  double za[2], zb[2], oa;
+  estimate(hyd_tv_problem(a), th, 1e-10, 1e-10, za, &oa);
+  hyd_oracle_config cfg = config();
+  /* the scaled problem's constants are the reference's, not bounds: only
+   * compare z (its per-sample certified flag is 0) */
+  size_t m = M;
+  double zi[2];
+  zb[0] = zb[1] = 0.0;
+  for (size_t i = 0; i < m; i++) {
+    hyd_sample *s;
+    hyd_sample_eval ev;
+    cr_assert_eq(hyd_sample_create(&s, hyd_tv_problem(b), i, th, 1, NULL),
+                 HYD_OK);
+    cr_assert_eq(hyd_sample_evaluate(s, &cfg, th, 1e-10, 1e-10 / N, &ev, zi),
+                 HYD_OK, "%s", hyd_sample_errmsg(s));
+    cr_assert_eq(ev.certified, 0.0);
+    zb[0] += zi[0] / (double)m;
+    zb[1] += zi[1] / (double)m;
+    hyd_sample_destroy(s);
+  }
+  for (int k = 0; k < 2; k++)
+    cr_assert(fabs(za[k] - zb[k]) <= 1e-6 * (fabs(za[0]) + fabs(za[1])),
+              "z[%d] %.12g scaled %.12g", k, za[k], zb[k]);
+  hyd_tv_destroy(a);
+  hyd_tv_destroy(b);
+  free(clean);
+  free(noisy);
+}
+
 Test(hypergradient, tv_omega_bounds_the_error)
 {
   hyd_tv *tv = small_tv();

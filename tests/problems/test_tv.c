@@ -512,28 +512,6 @@ Test(tv, LAinv_nearly_attained)
   hyd_tv_destroy(fx.tv);
 }
 
-/* float32 little-endian file into doubles (malloc'd; NULL on failure). */
-static double *read_f32(const char *path, size_t count)
-{
-  FILE *f = fopen(path, "rb");
-  if (!f)
-    return NULL;
-  float *buf = malloc(count * sizeof *buf);
-  double *out = malloc(count * sizeof *out);
-  int ok = buf && out && fread(buf, sizeof *buf, count, f) == count &&
-           fgetc(f) == EOF;
-  fclose(f);
-  if (ok)
-    for (size_t i = 0; i < count; i++)
-      out[i] = (double)buf[i];
-  free(buf);
-  if (!ok) {
-    free(out);
-    out = NULL;
-  }
-  return out;
-}
-
 /* The reference's own instance (shared/reference/tv96): with the reference
  * scaling, f at the unsolved start x = 0 and at x = noisy are the values the
  * reference logged (computed there in float32), and so is the mean PSNR of
