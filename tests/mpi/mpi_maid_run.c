@@ -6,6 +6,7 @@
  *
  *   mpi_maid_run --oracle serial|mpi --method rigorous|reference
  *                --images M --size N --iters K --out FILE [--alpha0 A]
+ *                [--mixed 1]   (even samples are N/2 x N/2 images)
  *                [--fail-sample I --fail-call C --fail-kind callback|nan]
  *
  * With --fail-sample the lower-level gradient of sample I fails (or returns
@@ -28,30 +29,46 @@
 typedef struct args {
   const char *oracle, *method, *out, *fail_kind, *alpha0;
   size_t images, size;
+  int mixed;
   long iters, fail_call;
   long fail_sample;
 } args;
 
-/* Fault injection: forwards to the TV table, except sample fail_sample's
- * lower gradient on its fail_call-th call. */
-typedef struct faulty {
-  const hyd_problem *inner;
+/* The table the run uses: TV samples routed to one of two TV tables
+ * (--mixed: even samples come from a table of half-size images, so that
+ * sizes differ and the cost-based assignment is not round-robin), and
+ * fault injection: sample fail_sample's lower gradient fails (or gives NaN)
+ * on its fail_call-th call in this process. */
+typedef struct routed {
+  const hyd_problem *tab[2]; /* [0]: the small images when mixed */
+  int mixed, nan;
   long fail_sample, fail_call, calls;
-  int nan;
-} faulty;
+} routed;
+
+static const hyd_problem *route(void *c, size_t *i)
+{
+  routed *r = c;
+  if (!r->mixed)
+    return r->tab[1];
+  const hyd_problem *t = r->tab[*i % 2];
+  *i /= 2;
+  return t;
+}
 
 static size_t f_dim(void *c, size_t i)
 {
-  faulty *f = c;
-  return f->inner->lower_dim(f->inner->ctx, i);
+  const hyd_problem *t = route(c, &i);
+  return t->lower_dim(t->ctx, i);
 }
 static int f_grad(void *c, size_t i, const double *th, const double *x,
                   double *v, double *g)
 {
-  faulty *f = c;
-  int rc = f->inner->lower_grad(f->inner->ctx, i, th, x, v, g);
-  if ((long)i == f->fail_sample && ++f->calls == f->fail_call) {
-    if (!f->nan)
+  routed *r = c;
+  size_t j = i;
+  const hyd_problem *t = route(c, &j);
+  int rc = t->lower_grad(t->ctx, j, th, x, v, g);
+  if ((long)i == r->fail_sample && ++r->calls == r->fail_call) {
+    if (!r->nan)
       return 42;
     g[0] = NAN;
   }
@@ -60,31 +77,31 @@ static int f_grad(void *c, size_t i, const double *th, const double *x,
 static int f_hvp(void *c, size_t i, const double *th, const double *x,
                  const double *v, double *o)
 {
-  faulty *f = c;
-  return f->inner->lower_hvp(f->inner->ctx, i, th, x, v, o);
+  const hyd_problem *t = route(c, &i);
+  return t->lower_hvp(t->ctx, i, th, x, v, o);
 }
 static int f_tprod(void *c, size_t i, const double *th, const double *x,
                    const double *q, double *o)
 {
-  faulty *f = c;
-  return f->inner->cross_tprod(f->inner->ctx, i, th, x, q, o);
+  const hyd_problem *t = route(c, &i);
+  return t->cross_tprod(t->ctx, i, th, x, q, o);
 }
 static int f_prod(void *c, size_t i, const double *th, const double *x,
                   const double *v, double *o)
 {
-  faulty *f = c;
-  return f->inner->cross_prod(f->inner->ctx, i, th, x, v, o);
+  const hyd_problem *t = route(c, &i);
+  return t->cross_prod(t->ctx, i, th, x, v, o);
 }
 static int f_upper(void *c, size_t i, const double *x, double *v, double *g)
 {
-  faulty *f = c;
-  return f->inner->upper(f->inner->ctx, i, x, v, g);
+  const hyd_problem *t = route(c, &i);
+  return t->upper(t->ctx, i, x, v, g);
 }
 static int f_const(void *c, size_t i, const double *th, const double *x,
                    hyd_constants *o)
 {
-  faulty *f = c;
-  return f->inner->constants(f->inner->ctx, i, th, x, o);
+  const hyd_problem *t = route(c, &i);
+  return t->constants(t->ctx, i, th, x, o);
 }
 
 /* Deterministic synthetic images: a bright rectangle and a disc whose
@@ -145,6 +162,7 @@ static int parse(int argc, char **argv, args *a)
     else if (!strcmp(k, "--size")) a->size = (size_t)atol(v);
     else if (!strcmp(k, "--iters")) a->iters = atol(v);
     else if (!strcmp(k, "--alpha0")) a->alpha0 = v;
+    else if (!strcmp(k, "--mixed")) a->mixed = atoi(v);
     else if (!strcmp(k, "--fail-sample")) a->fail_sample = atol(v);
     else if (!strcmp(k, "--fail-call")) a->fail_call = atol(v);
     else if (!strcmp(k, "--fail-kind")) a->fail_kind = v;
@@ -235,29 +253,40 @@ int main(int argc, char **argv)
     return 2;
   }
   int reference = !strcmp(a.method, "reference");
+  unsigned flags = reference ? HYD_TV_REFERENCE_SCALING : 0u;
+  /* Mixed: ceil(M/2) small images (even samples), floor(M/2) large ones. */
+  size_t n_small = a.mixed ? (a.images + 1) / 2 : 0;
+  size_t n_big = a.images - n_small, small = a.size / 2;
   size_t np = a.size * a.size;
   double *clean = malloc(a.images * np * sizeof *clean);
   double *noisy = malloc(a.images * np * sizeof *noisy);
-  hyd_tv *tv = NULL;
+  hyd_tv *tv = NULL, *tv_small = NULL;
   if (!clean || !noisy)
     goto done;
-  make_images(a.images, a.size, clean, noisy);
-  if (hyd_tv_create(&tv, a.images, a.size, a.size, noisy, clean,
-                    reference ? HYD_TV_REFERENCE_SCALING : 0u, NULL) != HYD_OK)
+  make_images(n_big, a.size, clean, noisy);
+  if (hyd_tv_create(&tv, n_big, a.size, a.size, noisy, clean, flags, NULL) !=
+      HYD_OK)
     goto done;
-  faulty fctx = {hyd_tv_problem(tv), a.fail_sample, a.fail_call, 0,
-                 !strcmp(a.fail_kind, "nan")};
-  hyd_problem prob = *hyd_tv_problem(tv);
-  if (a.fail_sample >= 0) {
-    prob.ctx = &fctx;
-    prob.lower_dim = f_dim;
-    prob.lower_grad = f_grad;
-    prob.lower_hvp = f_hvp;
-    prob.cross_tprod = f_tprod;
-    prob.cross_prod = f_prod;
-    prob.upper = f_upper;
-    prob.constants = f_const;
+  if (a.mixed) {
+    make_images(n_small, small, clean, noisy);
+    if (hyd_tv_create(&tv_small, n_small, small, small, noisy, clean, flags,
+                      NULL) != HYD_OK)
+      goto done;
   }
+  routed rctx = {{tv_small ? hyd_tv_problem(tv_small) : NULL,
+                  hyd_tv_problem(tv)},
+                 a.mixed, !strcmp(a.fail_kind, "nan"), a.fail_sample,
+                 a.fail_call, 0};
+  hyd_problem prob = *hyd_tv_problem(tv);
+  prob.n_samples = a.images;
+  prob.ctx = &rctx;
+  prob.lower_dim = f_dim;
+  prob.lower_grad = f_grad;
+  prob.lower_hvp = f_hvp;
+  prob.cross_tprod = f_tprod;
+  prob.cross_prod = f_prod;
+  prob.upper = f_upper;
+  prob.constants = f_const;
   double theta0[2] = {-5.0, -5.0};
   hyd_mpi_oracle *mo = NULL;
   int use_mpi = !strcmp(a.oracle, "mpi");
@@ -275,6 +304,12 @@ int main(int argc, char **argv)
       fprintf(stderr, "rank %d: %s\n", rank, hyd_mpi_oracle_errmsg(mo));
     exit_code = rc == HYD_OK ? 0 : 1;
   } else {
+    if (mo) { /* the layout, for the tests that check the balance */
+      printf("owners");
+      for (size_t i = 0; i < a.images; i++)
+        printf(" %d", hyd_mpi_oracle_owner(mo, i));
+      printf(" group %zu\n", hyd_mpi_oracle_group_size(mo));
+    }
     FILE *out = fopen(a.out, "w");
     if (!out) {
       perror(a.out);
@@ -307,6 +342,7 @@ int main(int argc, char **argv)
 done:
   hyd_mpi_oracle_destroy(mo);
   hyd_tv_destroy(tv);
+  hyd_tv_destroy(tv_small);
   free(clean);
   free(noisy);
   MPI_Finalize();
