@@ -958,8 +958,12 @@ static int build_local(hyd_mpi_oracle *o, const double *theta0)
   size_t m = o->m, p = o->p, T = o->T, me = (size_t)o->rank, maxn = 0;
   for (size_t i = 0; i < m; i++)
     maxn = o->dim[i] > maxn ? o->dim[i] : maxn;
-  o->n_ents = T == 1 ? o->nprim[me] : (me < m * T ? 1 : 0);
-  o->ents = xalloc(a, o->n_ents, sizeof *o->ents);
+  size_t n_ents = T == 1 ? o->nprim[me] : (me < m * T ? 1 : 0);
+  o->ents = xalloc(a, n_ents, sizeof *o->ents);
+  if (o->ents) { /* destroy walks n_ents entries: only zeroed ones */
+    memset(o->ents, 0, n_ents * sizeof *o->ents);
+    o->n_ents = n_ents;
+  }
   size_t mine = max3(share_of(o, SHARE_EVAL, o->rank, 0),
                      share_of(o, SHARE_TRIAL, o->rank, T),
                      share_of(o, SHARE_STATE, o->rank, 0));
@@ -982,7 +986,6 @@ static int build_local(hyd_mpi_oracle *o, const double *theta0)
   if (!o->ents || !o->sendbuf || (o->rank == 0 && !o->recvbuf) || !o->parts ||
       !o->tparts || !o->z_parts || !o->thetas || !o->zbuf || !o->xbuf)
     return set_error(o->errmsg, HYD_ENOMEM, "rank %d: out of memory", o->rank);
-  memset(o->ents, 0, o->n_ents * sizeof *o->ents);
   memset(o->xbuf, 0, (3 * maxn + 1) * sizeof(double));
   size_t e = 0;
   for (size_t i = 0; i < m && e < o->n_ents; i++) {

@@ -7,6 +7,8 @@
  *   mpi_maid_run --oracle serial|mpi --method rigorous|reference
  *                --images M --size N --iters K --out FILE [--alpha0 A]
  *                [--mixed 1]   (even samples are N/2 x N/2 images)
+ *                [--create-test 1] (allocation failures and a mismatched
+ *                                   problem in the collective create)
  *                [--fail-sample I --fail-call C --fail-kind callback|nan]
  *
  * With --fail-sample the lower-level gradient of sample I fails (or returns
@@ -29,7 +31,7 @@
 typedef struct args {
   const char *oracle, *method, *out, *fail_kind, *alpha0;
   size_t images, size;
-  int mixed;
+  int mixed, create_test;
   long iters, fail_call;
   long fail_sample;
 } args;
@@ -163,6 +165,7 @@ static int parse(int argc, char **argv, args *a)
     else if (!strcmp(k, "--iters")) a->iters = atol(v);
     else if (!strcmp(k, "--alpha0")) a->alpha0 = v;
     else if (!strcmp(k, "--mixed")) a->mixed = atoi(v);
+    else if (!strcmp(k, "--create-test")) a->create_test = atoi(v);
     else if (!strcmp(k, "--fail-sample")) a->fail_sample = atol(v);
     else if (!strcmp(k, "--fail-call")) a->fail_call = atol(v);
     else if (!strcmp(k, "--fail-kind")) a->fail_kind = v;
@@ -237,6 +240,78 @@ static int run_maid(const args *a, const hyd_problem *prob, hyd_oracle *or,
   return rc;
 }
 
+/* Fault-injecting allocator: fails the fail_at-th allocation (0: never)
+ * and counts what is still allocated. */
+typedef struct counting {
+  long calls, fail_at, live;
+} counting;
+
+static void *c_alloc(void *user, size_t size)
+{
+  counting *c = user;
+  if (++c->calls == c->fail_at)
+    return NULL;
+  void *p = malloc(size);
+  c->live += p != NULL;
+  return p;
+}
+
+static void c_release(void *user, void *ptr)
+{
+  counting *c = user;
+  if (ptr) {
+    c->live--;
+    free(ptr);
+  }
+}
+
+/* Collective create must fail together and cleanly: the last rank's k-th
+ * allocation fails (k = 1, 2, ... until create succeeds) and every rank
+ * must get HYD_ENOMEM with nothing left allocated; a rank that built a
+ * different problem must make every rank get HYD_EINVAL. 0 when all held. */
+static int create_failures(const hyd_problem *prob, int rank, int size)
+{
+  double theta0[2] = {-5.0, -5.0};
+  int bad = 0;
+  long k;
+  for (k = 1;; k++) {
+    counting c = {0, rank == size - 1 ? k : 0, 0};
+    hyd_allocator a = {c_alloc, c_release, &c};
+    hyd_mpi_oracle *mo = NULL;
+    int rc = hyd_mpi_oracle_create(&mo, prob, theta0, MPI_COMM_WORLD, &a);
+    hyd_mpi_oracle_destroy(mo);
+    if (c.live != 0 || (rc != HYD_OK && rc != HYD_ENOMEM) ||
+        (rc == HYD_OK) != (mo != NULL)) {
+      fprintf(stderr, "rank %d, k %ld: status %d, %ld blocks left\n", rank,
+              k, rc, c.live);
+      bad = 1;
+    }
+    if (rc != HYD_ENOMEM)
+      break;
+  }
+  if (size == 1) { /* one rank cannot disagree with itself */
+    if (rank == 0)
+      printf("create: %ld allocations until success, every failure clean\n",
+             k - 1);
+    return bad;
+  }
+  hyd_problem other = *prob;
+  if (rank == size - 1)
+    other.n_samples--;
+  hyd_mpi_oracle *mo = NULL;
+  int rc = hyd_mpi_oracle_create(&mo, &other, theta0, MPI_COMM_WORLD, NULL);
+  hyd_mpi_oracle_destroy(mo);
+  if (rc != HYD_EINVAL || mo) {
+    fprintf(stderr, "rank %d: a mismatched problem gave status %d\n", rank, rc);
+    bad = 1;
+  }
+  if (rank == 0)
+    printf("create: %ld allocations on rank %d until success, every failure "
+           "agreed and clean; mismatch: %s\n", k - 1, size - 1,
+           hyd_strerror(rc));
+  return bad;
+}
+
 int main(int argc, char **argv)
 {
   if (MPI_Init(&argc, &argv) != MPI_SUCCESS)
@@ -289,6 +364,10 @@ int main(int argc, char **argv)
   prob.constants = f_const;
   double theta0[2] = {-5.0, -5.0};
   hyd_mpi_oracle *mo = NULL;
+  if (a.create_test) {
+    exit_code = create_failures(&prob, rank, size);
+    goto done;
+  }
   int use_mpi = !strcmp(a.oracle, "mpi");
   if (use_mpi) {
     int rc = hyd_mpi_oracle_create(&mo, &prob, theta0, MPI_COMM_WORLD, NULL);
