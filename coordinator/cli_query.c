@@ -14,6 +14,7 @@
 
 #include <cjson/cJSON.h>
 
+#include "export_optuna.h"
 #include "store/store.h"
 
 enum { EXIT_OK = 0, EXIT_FAIL = 1, EXIT_USAGE = 2 };
@@ -57,7 +58,9 @@ static const char *usage_text(const char *cmd) {
          "  --format F  csv (default) or json\n"
          "  --table T   csv only: evaluations (default) or iterations\n"
          "  --out FILE  write to FILE instead of stdout\n"
-         "  --db FILE   database (default hyperd.db in the current directory)\n";
+         "  --db FILE   database (default hyperd.db in the current directory)\n"
+         "--format optuna --out FILE.db writes an Optuna storage instead\n"
+         "(hyperd export --format optuna --help).\n";
 }
 
 /* One line, as the other subcommands do; --help has the rest. */
@@ -688,5 +691,7 @@ static int export_body(const char *cmd, const cli_opts *o, hyd_store *st,
 }
 
 int hyd_cli_export(int argc, char **argv) {
+  if (hyd_export_optuna_requested(argc, argv))
+    return hyd_cli_export_optuna(argc, argv);
   return run_study_command(argc, argv, OPT_EXPORT, check_export_opts, export_body);
 }
