@@ -334,6 +334,7 @@ typedef int (*work_fn)(hyd_mpi_oracle *o, entry *en, double *dst, void *ctx);
 static void run_owned(hyd_mpi_oracle *o, int kind, double *dst,
                       status_rec *st, work_fn work, void *ctx)
 {
+  double t0 = MPI_Wtime();
   for (size_t e = 0; e < o->n_ents; e++) {
     entry *en = &o->ents[e];
     if (en->pos != 0)
@@ -348,6 +349,7 @@ static void run_owned(hyd_mpi_oracle *o, int kind, double *dst,
       memset(dst, 0, len * sizeof(double));
     dst += len;
   }
+  o->stats.busy_seconds += MPI_Wtime() - t0;
 }
 
 typedef struct accuracies {
@@ -510,6 +512,7 @@ static int step_trials(hyd_mpi_oracle *o, size_t n, double eps, hyd_trial *out)
     rec_fail(&st, NULL, o->ents[0].sample, rc);
   double *data = send_data(o);
   size_t c = 0;
+  double t0 = MPI_Wtime();
   for (size_t e = 0; e < o->n_ents; e++) {
     entry *en = &o->ents[e];
     if (en->pos >= n)
@@ -525,6 +528,7 @@ static int step_trials(hyd_mpi_oracle *o, size_t n, double eps, hyd_trial *out)
     memcpy(data + c * TRIAL_DOUBLES, &part, sizeof part);
     c++;
   }
+  o->stats.busy_seconds += MPI_Wtime() - t0;
   o->last_trials = n;
   if ((rc = gather(o, HYD_MPI_CMD_TRIALS, &st, SHARE_TRIAL, n)) != HYD_OK)
     return rc;

@@ -73,6 +73,9 @@ enum hyd_mpi_cmd {
 typedef struct hyd_mpi_stats {
   double calls[HYD_MPI_NCMD];      /* requests served (every rank counts) */
   double bytes_sent[HYD_MPI_NCMD]; /* by request kind */
+  double busy_seconds; /* in this rank's sample work (solves, products);
+                        * the rest of a request is communication and
+                        * waiting for the slowest rank */
 } hyd_mpi_stats;
 
 /* Collective over comm. Every rank passes the same problem table (same m,

@@ -9,7 +9,9 @@
  *
  * --size S crops the images to S x S (top-left) to see the model's
  * independence of the image size. Prints one "RESULT" line (key=value) and
- * a table of bytes per request kind. */
+ * a table of bytes per request kind. balance = sum of the ranks' busy time
+ * / (P x the busiest rank's): the efficiency the sample spread allows, were
+ * communication and waiting free. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -94,8 +96,8 @@ static const char *cmd_name[HYD_MPI_NCMD] = {
 /* Bytes the model of docs/parallel.md predicts for one request of kind c
  * with P ranks, m samples (m0 of them on rank 0, state0 doubles of warm
  * state on rank 0, state doubles in all), p hyperparameters; P <= m, one
- * trial point per trials call. */
-static double model(int c, double P, double m, double m0, double p,
+ * trial point per trials call; ref: the reference bound's second pass. */
+static double model(int c, int ref, double P, double m, double m0, double p,
                     double state, double state0)
 {
   const double H = HYD_MPI_HEADER_BYTES, R = HYD_MPI_STATUS_BYTES;
@@ -105,7 +107,9 @@ static double model(int c, double P, double m, double m0, double p,
   switch (c) {
   case HYD_MPI_CMD_SHUTDOWN: return w * H;
   case HYD_MPI_CMD_CONFIGURE: return w * (H + (double)sizeof(hyd_oracle_config) + R);
-  case HYD_MPI_CMD_EVALUATE: return w * (H + 8 * p + R) + 8 * off * (EV + p);
+  case HYD_MPI_CMD_EVALUATE: /* reference bound: z back, cross_max home */
+    return w * (H + 8 * p + R) + 8 * off * (EV + p) +
+           (ref ? w * (8 * (p + 1) + R) + 8 * off : 0.0);
   case HYD_MPI_CMD_TRIALS: return w * (H + 8 * p + R) + 8 * off * TR;
   case HYD_MPI_CMD_ACCEPT: return w * (H + R);
   case HYD_MPI_CMD_UPPER_NOW: return w * (H + R) + 8 * off;
@@ -197,9 +201,14 @@ int main(int argc, char **argv)
   memset(&sum, 0, sizeof sum);
   if (mo)
     hyd_mpi_oracle_stats(mo, &st);
+  double busy_max = 0.0;
   if (!serial &&
-      MPI_Reduce(st.bytes_sent, sum.bytes_sent, HYD_MPI_NCMD, MPI_DOUBLE,
-                 MPI_SUM, 0, MPI_COMM_WORLD) != MPI_SUCCESS)
+      (MPI_Reduce(st.bytes_sent, sum.bytes_sent, HYD_MPI_NCMD, MPI_DOUBLE,
+                  MPI_SUM, 0, MPI_COMM_WORLD) != MPI_SUCCESS ||
+       MPI_Reduce(&st.busy_seconds, &sum.busy_seconds, 1, MPI_DOUBLE, MPI_SUM,
+                  0, MPI_COMM_WORLD) != MPI_SUCCESS ||
+       MPI_Reduce(&st.busy_seconds, &busy_max, 1, MPI_DOUBLE, MPI_MAX, 0,
+                  MPI_COMM_WORLD) != MPI_SUCCESS))
     code = 1;
   if (rank == 0 && code == 0) {
     double m0 = 0, state = 0, state0 = 0, total = 0, predicted = 0;
@@ -214,7 +223,8 @@ int main(int argc, char **argv)
     printf("| request | calls | bytes | bytes/call | model bytes/call |\n"
            "|---|---:|---:|---:|---:|\n");
     for (int c = 0; c < HYD_MPI_NCMD; c++) {
-      double pred = model(c, size, (double)o.images, m0, 2.0, state, state0);
+      double pred = model(c, !strcmp(o.method, "reference"), size,
+                          (double)o.images, m0, 2.0, state, state0);
       total += sum.bytes_sent[c];
       predicted += pred * st.calls[c];
       if (st.calls[c] > 0)
@@ -225,11 +235,13 @@ int main(int argc, char **argv)
     double it = info.iter > 0 ? (double)info.iter : 1.0;
     printf("RESULT oracle=%s method=%s np=%d m=%zu n=%zu p=2 T=%zu iters=%ld "
            "accepted=%ld wall_s=%.4f bytes=%.0f bytes_per_iter=%.1f "
-           "model_bytes=%.0f lower_iters=%.0f cg_iters=%.0f f_hi=%.10g\n",
+           "model_bytes=%.0f lower_iters=%.0f cg_iters=%.0f f_hi=%.10g "
+           "busy_sum_s=%.4f busy_max_s=%.4f balance=%.3f\n",
            o.oracle, o.method, size, o.images, n,
            mo ? hyd_mpi_oracle_group_size(mo) : 1, info.iter, info.accepted,
            wall, total, total / it, predicted, info.cost.lower_iters,
-           info.cost.cg_iters, info.f_hi);
+           info.cost.cg_iters, info.f_hi, sum.busy_seconds, busy_max,
+           busy_max > 0 ? sum.busy_seconds / (size * busy_max) : 1.0);
   }
 done:
   hyd_mpi_oracle_destroy(mo);
