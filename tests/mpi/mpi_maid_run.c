@@ -228,10 +228,17 @@ static int run_maid(const args *a, const hyd_problem *prob, hyd_oracle *or,
     double th[2];
     if (!warm)
       rc = HYD_ENOMEM;
-    else if ((rc = hyd_maid_save(s, &cp, th, warm)) == HYD_OK)
+    else if ((rc = hyd_maid_save(s, &cp, th, warm)) == HYD_OK) {
       fprintf(out, "stop %s warm %zu %016llx\n",
               hyd_stop_reason_name(hyd_maid_stop_reason(s)), n,
               (unsigned long long)fnv(warm, n));
+      /* Restore (scatter to the owners) and save again (gather): the
+       * round trip must give the same bytes. */
+      uint64_t h = fnv(warm, n);
+      if ((rc = hyd_maid_restore(s, &cp, th, warm)) == HYD_OK &&
+          (rc = hyd_maid_save(s, &cp, th, warm)) == HYD_OK)
+        fprintf(out, "reload %s\n", fnv(warm, n) == h ? "same" : "DIFFERS");
+    }
     if (rc != HYD_OK)
       snprintf(msg, msgsz, "saving the checkpoint: %s", hyd_maid_errmsg(s));
     free(warm);
