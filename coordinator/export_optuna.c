@@ -884,6 +884,9 @@ static int export_study(const optuna_opts *o, hyd_store *st, const hyd_store_stu
   } else {
     code = put_in_place(o, tmp);
   }
+  if (code == EXIT_OK && s->n_iterations == 0)
+    fprintf(stderr, "hyperd export: warning: study '%s' has no iterations yet: Optuna will "
+                    "find no best trial\n", s->name);
   if (code == EXIT_OK) {
     const char *name = o->name ? o->name : s->name;
     fprintf(stderr,

@@ -7,6 +7,7 @@
 
 #include "cli_data.h"
 #include "cli_query.h"
+#include "plot.h"
 #include "daemon/commands.h"
 #include "daemon/session.h"
 
@@ -24,7 +25,8 @@ static const struct {
     {"studies", hyd_cli_studies, "list the studies of a database"},
     {"trials", hyd_cli_trials, "every evaluation and line-search trial"},
     {"best", hyd_cli_best, "the best iteration of a study"},
-    {"export", hyd_cli_export, "a study as CSV or JSON"},
+    {"export", hyd_cli_export, "a study as CSV, JSON or an Optuna storage"},
+    {"plot", hyd_cli_plot, "convergence plots of a study (SVG, PNG)"},
     {"data", hyd_cli_data, "fetch, list and verify data sets"},
 };
 
