@@ -478,9 +478,11 @@ static int step_evaluate(hyd_mpi_oracle *o, double eps, double delta,
 }
 
 /* Gives every replica its owner's current point (trials start from it). */
-static int sync_replicas(hyd_mpi_oracle *o, int cmd)
+static int sync_replicas(hyd_mpi_oracle *o, int cmd, size_t n_trials)
 {
-  if (o->T == 1 || !o->stale)
+  /* With one trial point only owners work, and replicas may stay behind
+   * (the reference profile never asks for more). */
+  if (o->T == 1 || !o->stale || n_trials < 2)
     return HYD_OK;
   o->stale = 0;
   if (o->group == MPI_COMM_NULL)
@@ -505,7 +507,7 @@ static int step_trials(hyd_mpi_oracle *o, size_t n, double eps, hyd_trial *out)
     return rc;
   status_rec st;
   rec_ok(o, &st);
-  rc = sync_replicas(o, HYD_MPI_CMD_TRIALS);
+  rc = sync_replicas(o, HYD_MPI_CMD_TRIALS, n);
   if (rc == HYD_MPI_ECOMM)
     return rc;
   if (rc != HYD_OK)
@@ -567,12 +569,17 @@ static int step_accept(hyd_mpi_oracle *o, size_t k)
   status_rec st;
   rec_ok(o, &st);
   int rc = HYD_OK;
-  if (o->T == 1) {
+  if (k == 0) {
+    /* The owners solved trial 0: nothing moves. Replicas fall behind and
+     * catch up before the next batch of trials. */
     for (size_t e = 0; e < o->n_ents && st.status == HYD_OK; e++) {
+      if (o->ents[e].pos != 0)
+        continue;
       int r = hyd_sample_accept(o->ents[e].s, 0);
       if (r != HYD_OK)
         rec_fail(&st, o->ents[e].s, o->ents[e].sample, r);
     }
+    o->stale = 1;
   } else if (o->group != MPI_COMM_NULL) {
     /* The group member that solved trial k holds the winner: it becomes
      * that member's point and is broadcast to the others. */
@@ -595,8 +602,8 @@ static int step_accept(hyd_mpi_oracle *o, size_t k)
         rec_fail(&st, en->s, en->sample, r);
     }
   }
-  if (o->T > 1)
-    o->stale = 0;
+  if (k > 0)
+    o->stale = 0; /* the winner's broadcast reached every group member */
   if ((rc = gather(o, HYD_MPI_CMD_ACCEPT, &st, SHARE_NONE, 0)) != HYD_OK)
     return rc;
   return o->rank == 0 ? collect_status(o) : HYD_OK;
