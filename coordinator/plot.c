@@ -275,19 +275,31 @@ static int y_log(const trace *t, const chart *c) {
   return c->logy >= 0 ? c->logy : auto_log(t, cols, n, 20);
 }
 
+/* Writes a vertex unless it is within a tenth of a pixel of the last one
+ * (thousands of iterations need no more vertices than pixels). */
+static void vertex(FILE *f, double px, double py, double last[2]) {
+  if (fabs(px - last[0]) < 0.1 && fabs(py - last[1]) < 0.1)
+    return;
+  fprintf(f, "%.1f,%.1f ", px, py);
+  last[0] = px;
+  last[1] = py;
+}
+
 static void polyline(FILE *f, const trace *t, const axis *x, const axis *y, int xcol,
                      const line *l) {
   int open = 0;
   size_t points = 0;
+  double last[2] = {NAN, NAN};
   for (size_t i = 0; i <= t->n; i++) {
     int ok = i < t->n && usable(x, t->rows[i].v[xcol]) && usable(y, t->rows[i].v[l->col]);
     if (ok && !open) {
       fprintf(f, "<polyline fill=\"none\" stroke=\"%s\" stroke-width=\"2\"%s points=\"",
               l->color, l->dashed ? " stroke-dasharray=\"7 4\"" : "");
       open = 1;
+      last[0] = last[1] = NAN;
     }
     if (ok) {
-      fprintf(f, "%.1f,%.1f ", axis_px(x, t->rows[i].v[xcol]), axis_px(y, t->rows[i].v[l->col]));
+      vertex(f, axis_px(x, t->rows[i].v[xcol]), axis_px(y, t->rows[i].v[l->col]), last);
       points++;
     } else if (open) { /* a gap: NaN, or not on a log axis */
       fputs("\"/>\n", f);
@@ -306,13 +318,14 @@ static void polyline(FILE *f, const trace *t, const axis *x, const axis *y, int 
 static void band(FILE *f, const trace *t, const axis *x, const axis *y, const chart *c) {
   fputs("<polygon fill=\"#9ecae1\" fill-opacity=\"0.55\" stroke=\"#6baed6\" "
         "stroke-width=\"1\" points=\"", f);
+  double last[2] = {NAN, NAN};
   for (int pass = 0; pass < 2; pass++)
     for (size_t j = 0; j < t->n; j++) {
       const row *r = &t->rows[pass ? t->n - 1 - j : j];
       if (usable(x, r->v[c->xcol]) && usable(y, r->v[c->band_lo]) &&
           usable(y, r->v[c->band_hi]))
-        fprintf(f, "%.1f,%.1f ", axis_px(x, r->v[c->xcol]),
-                axis_px(y, r->v[pass ? c->band_hi : c->band_lo]));
+        vertex(f, axis_px(x, r->v[c->xcol]), axis_px(y, r->v[pass ? c->band_hi : c->band_lo]),
+               last);
     }
   fputs("\"/>\n", f);
 }
