@@ -275,7 +275,14 @@ int hyd_cmd_resume(int argc, char **argv)
     return rc;
   }
   hyd_store_set_error(s.store, s.study_id, NULL);
-  rc = hyd_session_begin(&s, 1);
+  /* A study that failed before its first checkpoint (serve: its data was
+   * missing) has nothing to continue from: it starts from the beginning. */
+  long cp_iter;
+  size_t cp_theta, cp_warm;
+  int fresh = hyd_store_checkpoint_info(s.store, s.study_id, &cp_iter,
+                                        &cp_theta, &cp_warm) ==
+              HYD_STORE_ENOTFOUND;
+  rc = hyd_session_begin(&s, !fresh);
   if (!rc)
     rc = hyd_session_loop(&s);
   hyd_session_close(&s);
