@@ -7,7 +7,7 @@
 source "$(dirname "$0")/lib.sh" "$@"
 note "seed $TEST_SEED (HYD_TEST_SEED replays the kill points)"
 
-MAX_ITER=600
+MAX_ITER=450
 write_study study.json quad $MAX_ITER
 expect_rc 0 "$HYPERD" run study.json -q --db reference.db
 trajectory reference.db quad > reference.txt
@@ -15,9 +15,9 @@ trajectory reference.db quad > reference.txt
 grep '^theta' stdout > reference.theta
 
 # Three kill points, increasing, spread over the run.
-K1=$(( 5 + RANDOM % 150 ))
-K2=$(( K1 + 20 + RANDOM % 150 ))
-K3=$(( K2 + 20 + RANDOM % 150 ))
+K1=$(( 5 + RANDOM % 120 ))
+K2=$(( K1 + 20 + RANDOM % 120 ))
+K3=$(( K2 + 20 + RANDOM % 120 ))
 note "kill points: after iteration $K1, $K2, $K3 of $MAX_ITER"
 
 # check_after_kill K: what was committed is there, intact, and equal to the

@@ -29,6 +29,8 @@ RANDOM=$TEST_SEED
 
 # write_study FILE NAME MAX_ITER [EXTRA_TOP_LEVEL_JSON]: a generated
 # quadratic (no data files) that takes about 5 ms per outer iteration here.
+# Keep MAX_ITER <= 500: past about 600 iterations eps nears 1e-13 and an
+# iteration can take a minute (lower-level solves at unattainable accuracy).
 write_study() {
   local extra=${4:+, $4}
   cat > "$1" <<EOF
