@@ -31,7 +31,8 @@ _Static_assert(sizeof(hyd_sample_trial) % sizeof(double) == 0,
  * that the doubles after it stay aligned. */
 typedef struct status_rec {
   double status;
-  double sample; /* first failing sample on this rank; m when none */
+  double sample; /* first failing sample on this rank (trials: k m + i for
+                  * trial k of sample i); m when none (m T for trials) */
   char msg[ERRMSG_SIZE];
 } status_rec;
 #define REC_BYTES sizeof(status_rec)
@@ -66,6 +67,7 @@ struct hyd_mpi_oracle {
   size_t *dim;     /* m: n_i */
   size_t *state_off; /* m + 1: offsets of warm states in sample order */
   int *owner;      /* m: owning rank */
+  size_t *by_owner; /* m: samples by owner, then index: the gather order */
   size_t *nprim;   /* P: samples each rank owns */
   size_t *nstate;  /* P: doubles of warm state each rank owns */
   int *counts, *displs; /* P: gather / scatter scratch */
@@ -79,7 +81,7 @@ struct hyd_mpi_oracle {
   double *z_parts;          /* m x p (rank 0) */
   double *thetas;           /* T x p: broadcast trial points */
   double *zbuf;             /* 1 + p: go flag and z (reference bound) */
-  double *xbuf;             /* 2 max n_i + 1: points and states */
+  double *xbuf;             /* 3 max n_i + 1: a point, then a state */
   hyd_mpi_stats stats;
   char errmsg[ERRMSG_SIZE];
 };
@@ -153,7 +155,7 @@ static void rec_ok(const hyd_mpi_oracle *o, status_rec *st)
 {
   memset(st, 0, sizeof *st);
   st->status = HYD_OK;
-  st->sample = (double)o->m;
+  st->sample = (double)(o->m * o->T);
 }
 
 /* Records sample i's failure with the text the serial oracle would show. */
@@ -274,13 +276,13 @@ typedef void (*put_fn)(hyd_mpi_oracle *o, size_t i, const unsigned char *src,
  * sample's record; put() files it under its sample index. */
 static void for_each_owned(hyd_mpi_oracle *o, int kind, put_fn put, void *ctx)
 {
+  const size_t *i = o->by_owner;
   for (int r = 0; r < o->size; r++) {
     const unsigned char *src = rank_data(o, r);
-    for (size_t i = 0; i < o->m; i++)
-      if (o->owner[i] == r) {
-        put(o, i, src, ctx);
-        src += record_len(o, kind, i) * sizeof(double);
-      }
+    for (size_t c = 0; c < o->nprim[r]; c++, i++) {
+      put(o, *i, src, ctx);
+      src += record_len(o, kind, *i) * sizeof(double);
+    }
   }
 }
 
@@ -524,8 +526,12 @@ static int step_trials(hyd_mpi_oracle *o, size_t n, double eps, hyd_trial *out)
     if (st.status == HYD_OK) {
       int r = hyd_sample_solve_trial(en->s, &o->cfg, o->thetas + en->pos * o->p,
                                      eps, en->pos, &part);
-      if (r != HYD_OK)
+      if (r != HYD_OK) {
         rec_fail(&st, en->s, en->sample, r);
+        /* Report the failure the serial search meets first: trial by
+         * trial, sample by sample. */
+        st.sample = (double)(en->pos * o->m + en->sample);
+      }
     }
     memcpy(data + c * TRIAL_DOUBLES, &part, sizeof part);
     c++;
@@ -643,13 +649,13 @@ static int step_load_state(hyd_mpi_oracle *o, const double *buf)
     for (int r = 0; r < o->size; r++) {
       o->displs[r] = (int)off;
       o->counts[r] = (int)o->nstate[r];
-      for (size_t i = 0; i < o->m; i++)
-        if (o->owner[i] == r) {
-          size_t len = o->state_off[i + 1] - o->state_off[i];
-          memcpy(o->recvbuf + off * sizeof(double), buf + o->state_off[i],
-                 len * sizeof(double));
-          off += len;
-        }
+      off += o->nstate[r];
+    }
+    unsigned char *dst = o->recvbuf;
+    for (size_t t = 0; t < o->m; t++) {
+      size_t i = o->by_owner[t], len = o->state_off[i + 1] - o->state_off[i];
+      memcpy(dst, buf + o->state_off[i], len * sizeof(double));
+      dst += len * sizeof(double);
     }
     for (int r = 1; r < o->size; r++)
       count_bytes(o, HYD_MPI_CMD_LOAD_STATE, o->nstate[r] * sizeof(double));
@@ -858,6 +864,7 @@ void hyd_mpi_oracle_destroy(hyd_mpi_oracle *o)
   xfree(a, o->dim);
   xfree(a, o->state_off);
   xfree(a, o->owner);
+  xfree(a, o->by_owner);
   xfree(a, o->nprim);
   xfree(a, o->nstate);
   xfree(a, o->counts);
@@ -915,6 +922,7 @@ static int plan_layout(hyd_mpi_oracle *o)
   o->dim = xalloc(a, m, sizeof *o->dim);
   o->state_off = xalloc(a, m + 1, sizeof *o->state_off);
   o->owner = xalloc(a, m, sizeof *o->owner);
+  o->by_owner = xalloc(a, m, sizeof *o->by_owner);
   o->nprim = xalloc(a, P, sizeof *o->nprim);
   o->nstate = xalloc(a, P, sizeof *o->nstate);
   o->counts = xalloc(a, P, sizeof *o->counts);
@@ -922,7 +930,7 @@ static int plan_layout(hyd_mpi_oracle *o)
   size_t *order = xalloc(a, m, sizeof *order);
   size_t *load = xalloc(a, P, sizeof *load);
   int rc = HYD_OK;
-  if (!o->dim || !o->state_off || !o->owner || !o->nprim || !o->nstate ||
+  if (!o->dim || !o->state_off || !o->owner || !o->by_owner || !o->nprim || !o->nstate ||
       !o->counts || !o->displs || !order || !load) {
     rc = set_error(o->errmsg, HYD_ENOMEM, "rank %d: out of memory", o->rank);
     goto done;
@@ -949,6 +957,13 @@ static int plan_layout(hyd_mpi_oracle *o)
     o->nprim[o->owner[i]]++;
     o->nstate[o->owner[i]] += 2 * o->dim[i] + 1;
   }
+  /* Counting sort by owner (load[] reused as each rank's next slot). */
+  for (size_t r = 0, off = 0; r < P; r++) {
+    load[r] = off;
+    off += o->nprim[r];
+  }
+  for (size_t i = 0; i < m; i++)
+    o->by_owner[load[o->owner[i]]++] = i;
 done:
   xfree(a, order);
   xfree(a, load);

@@ -9,10 +9,12 @@
  *                [--mixed 1]   (even samples are N/2 x N/2 images)
  *                [--create-test 1] (allocation failures and a mismatched
  *                                   problem in the collective create)
- *                [--fail-sample I --fail-call C --fail-kind callback|nan]
+ *                [--fail-sample I --fail-call C --fail-kind callback|nan
+ *                 --fail-rank R]
  *
  * With --fail-sample the lower-level gradient of sample I fails (or returns
- * NaN) on its C-th call in the process that owns it; the run must then end
+ * NaN) on its C-th call in each process that holds it (only on rank R with
+ * --fail-rank: a replica of a trial group, say); the run must then end
  * with that error on rank 0 (exit 0 if it did, 1 otherwise) and every rank
  * must return. */
 #include <math.h>
@@ -34,6 +36,7 @@ typedef struct args {
   int mixed, create_test;
   long iters, fail_call;
   long fail_sample;
+  int fail_rank;
 } args;
 
 /* The table the run uses: TV samples routed to one of two TV tables
@@ -154,6 +157,7 @@ static int parse(int argc, char **argv, args *a)
   a->size = 16;
   a->iters = 10;
   a->fail_sample = -1;
+  a->fail_rank = -1;
   a->alpha0 = "1e-2";
   for (int i = 1; i + 1 < argc; i += 2) {
     const char *k = argv[i], *v = argv[i + 1];
@@ -169,6 +173,7 @@ static int parse(int argc, char **argv, args *a)
     else if (!strcmp(k, "--fail-sample")) a->fail_sample = atol(v);
     else if (!strcmp(k, "--fail-call")) a->fail_call = atol(v);
     else if (!strcmp(k, "--fail-kind")) a->fail_kind = v;
+    else if (!strcmp(k, "--fail-rank")) a->fail_rank = atoi(v);
     else return -1;
   }
   if (argc % 2 == 0 || a->images == 0 || a->size < 2 || a->iters <= 0)
@@ -324,8 +329,11 @@ int main(int argc, char **argv)
   if (MPI_Init(&argc, &argv) != MPI_SUCCESS)
     return 2;
   int rank = 0, size = 1, exit_code = 1;
-  MPI_Comm_rank(MPI_COMM_WORLD, &rank);
-  MPI_Comm_size(MPI_COMM_WORLD, &size);
+  if (MPI_Comm_rank(MPI_COMM_WORLD, &rank) != MPI_SUCCESS ||
+      MPI_Comm_size(MPI_COMM_WORLD, &size) != MPI_SUCCESS) {
+    MPI_Finalize();
+    return 2;
+  }
   args a;
   if (parse(argc, argv, &a) != 0 || !a.out ||
       (strcmp(a.oracle, "mpi") && size > 1)) {
@@ -357,7 +365,8 @@ int main(int argc, char **argv)
   }
   routed rctx = {{tv_small ? hyd_tv_problem(tv_small) : NULL,
                   hyd_tv_problem(tv)},
-                 a.mixed, !strcmp(a.fail_kind, "nan"), a.fail_sample,
+                 a.mixed, !strcmp(a.fail_kind, "nan"),
+                 a.fail_rank < 0 || a.fail_rank == rank ? a.fail_sample : -1,
                  a.fail_call, 0};
   hyd_problem prob = *hyd_tv_problem(tv);
   prob.n_samples = a.images;
