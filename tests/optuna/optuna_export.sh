@@ -75,6 +75,21 @@ grep -q "exists already" err.txt || fail "no clear message: $(cat err.txt)"
 [ "$(cksum < o.db)" = "$before" ] || fail "the refused export changed o.db"
 "$HYPERD" export quad-optuna --db h.db --format optuna --out o.db --force ||
   fail "--force failed"
+# Bad input: exit 2, nothing written, the hyperd database never replaced.
+expect2() {
+  set +e
+  "$HYPERD" export "$@" 2>err.txt
+  local rc=$?
+  set -e
+  [ "$rc" -eq 2 ] || fail "export $*: exit $rc, not 2"
+}
+db_sum=$(cksum < h.db)
+expect2 quad-optuna --db h.db --format optuna --out h.db --force
+[ "$(cksum < h.db)" = "$db_sum" ] || fail "--out h.db --force changed the hyperd database"
+expect2 no-such-study --db h.db --format optuna --out n.db
+grep -q "no-such-study" err.txt || fail "unknown study: $(cat err.txt)"
+expect2 quad-optuna --db h.db --format optuna
+[ ! -e n.db ] && [ -z "$(ls o.db.* n.db.* 2>/dev/null)" ] || fail "files left behind: $(ls)"
 
 # With the evaluations and line-search trials (PRUNED): the best trial is
 # still the best iteration, and the extra trials carry their kind.
