@@ -46,10 +46,11 @@ int hyd_export_optuna_requested(int argc, char **argv);
 /* The command (see above). */
 int hyd_cli_export_optuna(int argc, char **argv);
 
-/* The export itself: writes study `s` of `st` to a new SQLite file `path`
- * (which must not exist; it is created, and removed again on failure).
- * optuna_name: the Optuna study name (NULL: s->name). On failure returns a
- * hyd_store_status and puts a message in err. */
+/* The export itself: writes study `s` of `st` into `path`, which must not
+ * exist or be empty (the command passes a fresh temporary file), in one
+ * transaction. optuna_name: the Optuna study name (NULL: s->name), copied.
+ * Returns HYD_STORE_OK, or a hyd_store_status with a message in err (the
+ * file, possibly with Optuna's empty tables, is the caller's to remove). */
 int hyd_export_optuna(hyd_store *st, const hyd_store_study *s, const char *path,
                       const char *optuna_name, int with_trials, char *err,
                       size_t err_size);
