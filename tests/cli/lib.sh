@@ -13,7 +13,10 @@ BG_PIDS=()
 
 cleanup() {
   local rc=$?
-  for pid in "${BG_PIDS[@]}"; do kill -9 "$pid" 2>/dev/null || true; done
+  # Waited for too, so that bash does not report them as "Killed".
+  for pid in "${BG_PIDS[@]}"; do
+    { kill -9 "$pid" && wait "$pid"; } 2>/dev/null || true
+  done
   if [ "$rc" -eq 0 ]; then rm -rf "$WORK"; else echo "$TEST_NAME: FAILED (files kept in $WORK)" >&2; fi
 }
 trap cleanup EXIT
