@@ -12,6 +12,7 @@
  * a table of bytes per request kind. balance = sum of the ranks' busy time
  * / (P x the busiest rank's): the efficiency the sample spread allows, were
  * communication and waiting free. */
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -211,6 +212,7 @@ int main(int argc, char **argv)
                   MPI_COMM_WORLD) != MPI_SUCCESS))
     code = 1;
   if (rank == 0 && code == 0) {
+    size_t T = mo ? hyd_mpi_oracle_group_size(mo) : 1;
     double m0 = 0, state = 0, state0 = 0, total = 0, predicted = 0;
     for (size_t i = 0; i < o.images; i++) {
       double si = 2.0 * (double)n + 1.0;
@@ -227,10 +229,14 @@ int main(int argc, char **argv)
                           (double)o.images, m0, 2.0, state, state0);
       total += sum.bytes_sent[c];
       predicted += pred * st.calls[c];
-      if (st.calls[c] > 0)
+      if (st.calls[c] > 0 && T == 1)
         printf("| %s | %.0f | %.0f | %.1f | %.1f |\n", cmd_name[c],
                st.calls[c], sum.bytes_sent[c],
                sum.bytes_sent[c] / st.calls[c], pred);
+      else if (st.calls[c] > 0) /* the table models P <= m only */
+        printf("| %s | %.0f | %.0f | %.1f | - |\n", cmd_name[c],
+               st.calls[c], sum.bytes_sent[c],
+               sum.bytes_sent[c] / st.calls[c]);
     }
     double it = info.iter > 0 ? (double)info.iter : 1.0;
     printf("RESULT oracle=%s method=%s np=%d m=%zu n=%zu p=2 T=%zu iters=%ld "
@@ -238,8 +244,8 @@ int main(int argc, char **argv)
            "model_bytes=%.0f lower_iters=%.0f cg_iters=%.0f f_hi=%.10g "
            "busy_sum_s=%.4f busy_max_s=%.4f balance=%.3f\n",
            o.oracle, o.method, size, o.images, n,
-           mo ? hyd_mpi_oracle_group_size(mo) : 1, info.iter, info.accepted,
-           wall, total, total / it, predicted, info.cost.lower_iters,
+           T, info.iter, info.accepted, wall, total, total / it,
+           T == 1 ? predicted : NAN, info.cost.lower_iters,
            info.cost.cg_iters, info.f_hi, sum.busy_seconds, busy_max,
            busy_max > 0 ? sum.busy_seconds / (size * busy_max) : 1.0);
   }
