@@ -5,11 +5,11 @@
 
 #include "data/sha256.h"
 #include "data/table.h"
+#include "problem_types.h"
 #include "problems.h"
 #include "study.h"
 
-/* Resolves `rel` against `dir` unless it is absolute; 0 if it fits. */
-static int resolve(const char *dir, const char *rel, char *buf, size_t n)
+int hyd_resolve_path(const char *dir, const char *rel, char *buf, size_t n)
 {
   int len = rel[0] == '/' ? snprintf(buf, n, "%s", rel)
                           : snprintf(buf, n, "%s/%s", dir, rel);
@@ -119,7 +119,7 @@ static int build_quadratic(const cJSON *spec, const char *dir,
         (rc = hyd_json_get_count(spec, where, "p", 0, &p, err, errsz)))
       return rc;
     char folder[4000];
-    if (resolve(dir, rel, folder, sizeof folder) != 0) {
+    if (hyd_resolve_path(dir, rel, folder, sizeof folder) != 0) {
       snprintf(err, errsz, "%s: path: too long", where);
       return 2;
     }
@@ -164,7 +164,9 @@ typedef int (*builder)(const cJSON *spec, const char *dir, const char *where,
 static const struct {
   const char *type;
   builder build;
-} builders[] = {{"quadratic", build_quadratic}};
+} builders[] = {{"quadratic", build_quadratic},
+                {"tv", hyd_build_tv},
+                {"logistic", hyd_build_logistic}};
 
 int hyd_problem_build(const cJSON *spec, const char *dir, const char *origin,
                       hyd_built_problem *out, char *err, size_t errsz)

@@ -27,4 +27,7 @@ int hyd_problem_build(const cJSON *spec, const char *dir, const char *origin,
                       hyd_built_problem *out, char *err, size_t errsz);
 void hyd_problem_release(hyd_built_problem *b);
 
+/* `rel` resolved against `dir` unless absolute, into buf; -1 if too long. */
+int hyd_resolve_path(const char *dir, const char *rel, char *buf, size_t n);
+
 #endif

@@ -457,3 +457,27 @@ int hyd_sample_upper_now(hyd_sample *s, double *g)
     return HYD_EINVAL;
   return upper_at(s, s->x, g, s->tmp);
 }
+
+int hyd_solve_lower(const hyd_problem *problem, size_t sample,
+                    const double *theta, double eps, double *x, long *iters,
+                    const hyd_allocator *alloc)
+{
+  if (hyd_problem_check(problem) != HYD_OK || sample >= problem->n_samples ||
+      !theta || !x || !(eps > 0.0))
+    return HYD_EINVAL;
+  size_t n = problem->lower_dim(problem->ctx, sample);
+  hyd_allocator a;
+  hyd_allocator_init(&a, alloc);
+  double *work = hyd_alloc_array(&a, 3 * n, sizeof(double));
+  if (!work)
+    return HYD_ENOMEM;
+  hyd_oracle_config cfg;
+  hyd_oracle_config_default(&cfg);
+  hyd_lower_result res;
+  char msg[HYD_ERRMSG_SIZE];
+  hyd_lower_solve(problem, sample, theta, &cfg, eps, x, work, n, &res, msg);
+  hyd_free(&a, work);
+  if (iters)
+    *iters = res.iters;
+  return res.status;
+}

@@ -169,6 +169,14 @@ void hyd_eval_reduce(const hyd_oracle_config *cfg, size_t m, size_t p,
                      double eps, double delta, hyd_eval *out);
 void hyd_trial_reduce(size_t m, const hyd_sample_trial *parts, hyd_trial *out);
 
+/* Solves sample `sample`'s lower level at theta to the certified accuracy
+ * ||x - xhat|| <= eps with the default solver (x in: start, out: the
+ * solution): the model a learned theta gives, e.g. to report test error.
+ * *iters (may be NULL) gets the gradient evaluations. */
+int hyd_solve_lower(const hyd_problem *problem, size_t sample,
+                    const double *theta, double eps, double *x, long *iters,
+                    const hyd_allocator *alloc);
+
 /* ---- the oracle interface MAID drives ---- */
 #define HYD_ORACLE_VERSION 1
 
