@@ -1141,6 +1141,11 @@ int hyd_mpi_oracle_create(hyd_mpi_oracle **out, const hyd_problem *problem,
   return HYD_OK;
 }
 
+const char *hyd_mpi_strerror(int status)
+{
+  return status == HYD_MPI_ECOMM ? "an MPI call failed" : hyd_strerror(status);
+}
+
 const char *hyd_mpi_oracle_errmsg(const hyd_mpi_oracle *o)
 {
   return o ? o->errmsg : "no oracle";

@@ -44,6 +44,9 @@ extern "C" {
  * is append-only and belongs to the library). */
 #define HYD_MPI_ECOMM 100
 
+/* hyd_strerror, plus the text of HYD_MPI_ECOMM; never NULL. */
+const char *hyd_mpi_strerror(int status);
+
 typedef struct hyd_mpi_oracle hyd_mpi_oracle;
 
 /* Requests rank 0 sends; index into hyd_mpi_stats arrays. */

@@ -389,7 +389,7 @@ int main(int argc, char **argv)
     int rc = hyd_mpi_oracle_create(&mo, &prob, theta0, MPI_COMM_WORLD, NULL);
     if (rc != HYD_OK) {
       fprintf(stderr, "rank %d: hyd_mpi_oracle_create: %s\n", rank,
-              hyd_strerror(rc));
+              hyd_mpi_strerror(rc));
       goto done;
     }
   }
@@ -426,11 +426,11 @@ int main(int argc, char **argv)
       snprintf(want, sizeof want, "sample %ld", a.fail_sample);
       int want_rc = !strcmp(a.fail_kind, "nan") ? HYD_ENONFINITE : HYD_ECALLBACK;
       printf("np %d: status %d (%s), message: %s\n", size, rc,
-             hyd_strerror(rc), msg);
+             hyd_mpi_strerror(rc), msg);
       exit_code = rc == want_rc && strstr(msg, want) ? 0 : 1;
     } else {
       if (rc != HYD_OK)
-        fprintf(stderr, "MAID failed: %s (%s)\n", hyd_strerror(rc), msg);
+        fprintf(stderr, "MAID failed: %s (%s)\n", hyd_mpi_strerror(rc), msg);
       exit_code = rc == HYD_OK ? 0 : 1;
     }
   }
