@@ -9,6 +9,7 @@
 #include "cli_query.h"
 #include "plot.h"
 #include "daemon/commands.h"
+#include "daemon/job.h"
 #include "daemon/session.h"
 
 typedef int (*command_fn)(int argc, char **argv);
@@ -41,7 +42,26 @@ static void usage(FILE *out)
                "FILE.\nExit codes: 0 ok, 1 failed, 2 usage or bad input.\n");
 }
 
-int hyd_command_ranks(void) { return 1; }
+int hyd_command_ranks(void) { return hyd_job_size(); }
+
+/* run, resume and serve may run under mpirun: rank 0 executes the command,
+ * the other ranks serve its studies' samples. */
+static int run_in_job(command_fn fn, int argc, char **argv)
+{
+  if (hyd_job_init(&argc, &argv) != 0) {
+    fprintf(stderr, "hyperd: MPI could not start\n");
+    return 1;
+  }
+  int rc;
+  if (hyd_job_rank() == 0) {
+    rc = fn(argc - 1, argv + 1);
+    hyd_job_quit();
+  } else {
+    rc = hyd_job_worker();
+  }
+  hyd_job_finalize();
+  return rc;
+}
 
 int main(int argc, char **argv)
 {
@@ -64,6 +84,9 @@ int main(int argc, char **argv)
   for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
     if (strcmp(argv[1], commands[i].name) == 0) {
       hyd_session_install_signals();
+      if (commands[i].fn == hyd_cmd_run || commands[i].fn == hyd_cmd_resume ||
+          commands[i].fn == hyd_cmd_serve)
+        return run_in_job(commands[i].fn, argc, argv);
       return commands[i].fn(argc - 1, argv + 1);
     }
   fprintf(stderr, "hyperd: unknown command '%s'\n\n", argv[1]);

@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "job.h"
 #include "session.h"
 
 static hyd_maid *volatile running_solver;
@@ -378,6 +379,7 @@ int hyd_session_loop(hyd_session *s)
 
 void hyd_session_close(hyd_session *s)
 {
+  hyd_job_stop(s);
   finish_webhook(s);
   hyd_maid_destroy(s->solver);
   hyd_problem_release(&s->built);

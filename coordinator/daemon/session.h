@@ -26,6 +26,7 @@ typedef struct hyd_session {
   const char *webhook_url;
   hyd_webhook *webhook; /* open from begin to the end of the loop */
   double best_g;        /* least upper value so far, for "best" events */
+  struct hyd_mpi_oracle *mpi; /* rank 0 of an MPI job: the oracle (job.c) */
 } hyd_session;
 
 /* Builds the problem and the solver from a parsed study (options, theta0);
