@@ -7,6 +7,7 @@
 #include <hyperd/maid.h>
 #include <hyperd/quadratic.h>
 #include <hyperd/tv.h>
+#include <hyperd/stack.h>
 #include <hyperd/logistic.h>
 #include <hyperd/foe.h>
 #include <hyperd/compander.h>
