@@ -68,6 +68,15 @@ struct hyd_mpi_oracle {
   size_t *state_off; /* m + 1: offsets of warm states in sample order */
   int *owner;      /* m: owning rank */
   size_t *by_owner; /* m: samples by owner, then index: the gather order */
+  int *new_owner;  /* m: the table a rebalance moves to */
+  size_t *order;   /* m: scratch of the assignment */
+  double *load;    /* P: scratch of the assignment */
+  size_t *next;    /* P: scratch of the gather order */
+  double *cost;    /* m (rank 0): measured work per sample, for balancing */
+  int have_cost, balance;
+  long evals_since; /* evaluations since the last rebalance */
+  double *theta0;  /* p: cold start of samples created by a rebalance */
+  size_t send_cap; /* bytes in sendbuf */
   size_t *nprim;   /* P: samples each rank owns */
   size_t *nstate;  /* P: doubles of warm state each rank owns */
   int *counts, *displs; /* P: gather / scatter scratch */
@@ -416,6 +425,228 @@ static int finish(hyd_mpi_oracle *o, int cmd, const status_rec *st, int kind,
   return HYD_OK;
 }
 
+/* ---- balancing ---- */
+
+static size_t max3(size_t x, size_t y, size_t z)
+{
+  size_t w = x > y ? x : y;
+  return w > z ? w : z;
+}
+
+
+static void lpt_assign(hyd_mpi_oracle *o, const double *cost, int *owner);
+static double max_load(hyd_mpi_oracle *o, const double *cost, const int *owner);
+static void index_owners(hyd_mpi_oracle *o);
+
+/* Rank 0, after each evaluate: the work each sample just took, in lower-
+ * level and CG iterations times n_i, averaged with the earlier estimate.
+ * Iteration counts, unlike wall time, are the same in every run, so the
+ * same run always makes the same moves. */
+static void measure_cost(hyd_mpi_oracle *o)
+{
+  for (size_t i = 0; i < o->m; i++) {
+    double w = (double)o->dim[i] *
+               (o->parts[i].lower_iters + o->parts[i].cg_iters);
+    o->cost[i] = o->have_cost ? 0.5 * (o->cost[i] + w) : w;
+  }
+  o->have_cost = 1;
+  o->evals_since++;
+}
+
+/* Rank 0: fills new_owner and says whether moving there is worth it. */
+static int want_rebalance(hyd_mpi_oracle *o)
+{
+  if (o->T > 1 || o->size == 1 || o->cfg.bound != HYD_BOUND_CERTIFIED)
+    return 0;
+  if (o->balance == HYD_MPI_BALANCE_ROTATE) {
+    for (size_t i = 0; i < o->m; i++)
+      o->new_owner[i] = (o->owner[i] + 1) % o->size;
+    return 1;
+  }
+  if (o->balance != HYD_MPI_BALANCE_MEASURED || !o->have_cost ||
+      o->evals_since < 3)
+    return 0;
+  lpt_assign(o, o->cost, o->new_owner);
+  return max_load(o, o->cost, o->new_owner) <
+         0.9 * max_load(o, o->cost, o->owner);
+}
+
+/* This rank's sample object of sample i in the current table (NULL if it
+ * has none). */
+static hyd_sample *find_sample(const hyd_mpi_oracle *o, size_t i)
+{
+  for (size_t e = 0; e < o->n_ents; e++)
+    if (o->ents[e].sample == i)
+      return o->ents[e].s;
+  return NULL;
+}
+
+/* What a rebalance needs on this rank, allocated before anything moves so
+ * that a failure anywhere leaves every rank on the old table. */
+typedef struct move_plan {
+  entry *ents;        /* the new entry table */
+  size_t n_ents;
+  double *buf;        /* states of the samples that leave or arrive */
+  MPI_Request *req;
+  size_t n_req;
+  unsigned char *sendbuf; /* a larger send buffer, if the new share needs it */
+  size_t send_cap;
+} move_plan;
+
+static void plan_free(hyd_mpi_oracle *o, move_plan *mp, int drop_new)
+{
+  const hyd_allocator *a = &o->alloc;
+  if (mp->ents && drop_new) /* samples created for the plan only */
+    for (size_t e = 0; e < mp->n_ents; e++)
+      if (o->owner[mp->ents[e].sample] != o->rank)
+        hyd_sample_destroy(mp->ents[e].s);
+  xfree(a, mp->ents);
+  xfree(a, mp->buf);
+  xfree(a, mp->req);
+  xfree(a, mp->sendbuf);
+  memset(mp, 0, sizeof *mp);
+}
+
+static int plan_moves(hyd_mpi_oracle *o, move_plan *mp)
+{
+  const hyd_allocator *a = &o->alloc;
+  int me = o->rank;
+  size_t n_new = 0, len = 0, n_req = 0, share_state = 0;
+  memset(mp, 0, sizeof *mp);
+  for (size_t i = 0; i < o->m; i++) {
+    if (o->new_owner[i] == me) {
+      n_new++;
+      share_state += 2 * o->dim[i] + 1;
+    }
+    if (o->owner[i] != o->new_owner[i] &&
+        (o->owner[i] == me || o->new_owner[i] == me)) {
+      len += 2 * o->dim[i] + 1;
+      n_req++;
+    }
+  }
+  size_t need = REC_BYTES + sizeof(double) *
+                                max3(n_new * (EVAL_DOUBLES + o->p),
+                                     n_new * TRIAL_DOUBLES, share_state);
+  mp->ents = xalloc(a, n_new, sizeof *mp->ents);
+  mp->buf = xalloc(a, len, sizeof(double));
+  mp->req = xalloc(a, n_req, sizeof *mp->req);
+  if (need > o->send_cap) {
+    mp->sendbuf = xalloc(a, need, 1);
+    mp->send_cap = need;
+  }
+  if (!mp->ents || !mp->buf || !mp->req || (need > o->send_cap && !mp->sendbuf))
+    return HYD_ENOMEM;
+  memset(mp->ents, 0, n_new * sizeof *mp->ents);
+  for (size_t i = 0; i < o->m; i++) {
+    if (o->new_owner[i] != me)
+      continue;
+    entry *en = &mp->ents[mp->n_ents++];
+    en->sample = i;
+    en->pos = 0;
+    if (o->owner[i] == me) {
+      en->s = find_sample(o, i);
+    } else {
+      /* A cold sample; the state that arrives replaces its point and
+       * adjoint, the only state the certified bound uses. */
+      int rc = hyd_sample_create(&en->s, o->prob, i, o->theta0, 1, a);
+      if (rc != HYD_OK)
+        return rc;
+    }
+  }
+  return HYD_OK;
+}
+
+/* Old owners send each moving sample's warm state, new owners receive it;
+ * both walk the samples in index order, so the messages between two ranks
+ * match in order. */
+static int transfer(hyd_mpi_oracle *o, move_plan *mp)
+{
+  int me = o->rank;
+  size_t off = 0;
+  for (size_t i = 0; i < o->m; i++) {
+    int from = o->owner[i], to = o->new_owner[i];
+    if (from == to || (from != me && to != me))
+      continue;
+    int len = (int)(2 * o->dim[i] + 1);
+    if (from == me) {
+      hyd_sample_save_state(find_sample(o, i), mp->buf + off);
+      MPI_TRY(o, MPI_Isend(mp->buf + off, len, MPI_DOUBLE, to, 0, o->comm,
+                           &mp->req[mp->n_req++]));
+      count_bytes(o, HYD_MPI_CMD_REBALANCE, (size_t)len * sizeof(double));
+    } else {
+      MPI_TRY(o, MPI_Irecv(mp->buf + off, len, MPI_DOUBLE, from, 0, o->comm,
+                           &mp->req[mp->n_req++]));
+    }
+    off += (size_t)len;
+  }
+  MPI_TRY(o, MPI_Waitall((int)mp->n_req, mp->req, MPI_STATUSES_IGNORE));
+  return HYD_OK;
+}
+
+/* Installs the new table: arrived states loaded, departed samples freed. */
+static int commit_moves(hyd_mpi_oracle *o, move_plan *mp)
+{
+  int me = o->rank, status = HYD_OK;
+  size_t off = 0;
+  for (size_t i = 0; i < o->m; i++) {
+    int from = o->owner[i], to = o->new_owner[i];
+    if (from == to || (from != me && to != me))
+      continue;
+    if (to == me) {
+      for (size_t e = 0; e < mp->n_ents; e++)
+        if (mp->ents[e].sample == i && status == HYD_OK)
+          status = hyd_sample_load_state(mp->ents[e].s, mp->buf + off);
+    } else {
+      hyd_sample_destroy(find_sample(o, i));
+    }
+    off += 2 * o->dim[i] + 1;
+  }
+  xfree(&o->alloc, o->ents);
+  o->ents = mp->ents;
+  o->n_ents = mp->n_ents;
+  mp->ents = NULL;
+  if (mp->sendbuf) {
+    xfree(&o->alloc, o->sendbuf);
+    o->sendbuf = mp->sendbuf;
+    o->send_cap = mp->send_cap;
+    mp->sendbuf = NULL;
+  }
+  memcpy(o->owner, o->new_owner, o->m * sizeof *o->owner);
+  index_owners(o);
+  return status;
+}
+
+static int step_rebalance(hyd_mpi_oracle *o)
+{
+  int rc = bcast(o, HYD_MPI_CMD_REBALANCE, o->new_owner, o->m, MPI_INT,
+                 sizeof(int), 0, o->comm, o->size);
+  if (rc != HYD_OK)
+    return rc;
+  o->evals_since = 0;
+  move_plan mp;
+  int local = plan_moves(o, &mp), worst = HYD_OK;
+  MPI_TRY(o, MPI_Allreduce(&local, &worst, 1, MPI_INT, MPI_MAX, o->comm));
+  if (worst != HYD_OK) { /* balancing is an optimisation: stay put */
+    plan_free(o, &mp, 1);
+    return HYD_OK;
+  }
+  rc = transfer(o, &mp);
+  if (rc != HYD_OK) {
+    plan_free(o, &mp, 1);
+    return rc;
+  }
+  status_rec st;
+  rec_ok(o, &st);
+  rc = commit_moves(o, &mp);
+  if (rc != HYD_OK) {
+    st.status = rc;
+    snprintf(st.msg, sizeof st.msg, "rank %d: a moved warm state is not "
+             "finite", o->rank);
+  }
+  plan_free(o, &mp, 0);
+  return finish(o, HYD_MPI_CMD_REBALANCE, &st, SHARE_NONE, NULL, NULL);
+}
+
 static int step_configure(hyd_mpi_oracle *o)
 {
   int rc = bcast(o, HYD_MPI_CMD_CONFIGURE, &o->cfg, sizeof o->cfg, MPI_BYTE, 1,
@@ -468,9 +699,11 @@ static int step_evaluate(hyd_mpi_oracle *o, double eps, double delta,
   int status = finish(o, HYD_MPI_CMD_EVALUATE, &st, SHARE_EVAL, put_eval, NULL);
   if (status == HYD_MPI_ECOMM)
     return status;
-  if (status == HYD_OK && o->rank == 0)
+  if (status == HYD_OK && o->rank == 0) {
     hyd_eval_reduce(&o->cfg, o->m, o->p, o->parts, o->z_parts, eps, delta,
                     out);
+    measure_cost(o);
+  }
   if (o->cfg.bound != HYD_BOUND_REFERENCE)
     return status;
   /* The reference's bound needs z first: a second pass over the owners,
@@ -704,7 +937,13 @@ static int op_evaluate(void *self, const double *theta, double eps,
   hyd_mpi_oracle *o = self;
   if (!theta || !out || !out->z || !(eps > 0.0) || !(delta > 0.0))
     return set_error(o->errmsg, HYD_EINVAL, "evaluate: bad arguments");
-  int rc = send_header(o, HYD_MPI_CMD_EVALUATE, 0, eps, delta);
+  int rc;
+  if (want_rebalance(o)) {
+    if ((rc = send_header(o, HYD_MPI_CMD_REBALANCE, 0, 0.0, 0.0)) != HYD_OK ||
+        (rc = step_rebalance(o)) != HYD_OK)
+      return rc;
+  }
+  rc = send_header(o, HYD_MPI_CMD_EVALUATE, 0, eps, delta);
   if (rc != HYD_OK)
     return rc;
   memcpy(o->thetas, theta, o->p * sizeof(double));
@@ -842,6 +1081,7 @@ int hyd_mpi_worker_serve(hyd_mpi_oracle *o)
     case HYD_MPI_CMD_UPPER_NOW: rc = step_upper_now(o, NULL); break;
     case HYD_MPI_CMD_SAVE_STATE: rc = step_save_state(o, NULL); break;
     case HYD_MPI_CMD_LOAD_STATE: rc = step_load_state(o, NULL); break;
+    case HYD_MPI_CMD_REBALANCE: rc = step_rebalance(o); break;
     default: break;
     }
     /* Request failures went to rank 0; only a broken channel ends us. */
@@ -865,6 +1105,12 @@ void hyd_mpi_oracle_destroy(hyd_mpi_oracle *o)
   xfree(a, o->state_off);
   xfree(a, o->owner);
   xfree(a, o->by_owner);
+  xfree(a, o->new_owner);
+  xfree(a, o->order);
+  xfree(a, o->cost);
+  xfree(a, o->load);
+  xfree(a, o->next);
+  xfree(a, o->theta0);
   xfree(a, o->nprim);
   xfree(a, o->nstate);
   xfree(a, o->counts);
@@ -886,32 +1132,64 @@ void hyd_mpi_oracle_destroy(hyd_mpi_oracle *o)
   xfree(&copy, o);
 }
 
-/* Static balance for P <= m: longest processing time first on n_i (the
- * lower-level cost per iteration scales with it), each sample to the least
- * loaded rank, ties to the lower rank and the lower index, so every rank
- * computes the same table. Equal sizes give sample i to rank i mod P. */
-static void assign_owners(hyd_mpi_oracle *o, size_t *order, size_t *load)
+/* Longest processing time first: samples by decreasing cost (ties by
+ * index), each to the least loaded rank (ties to the lower rank), so every
+ * rank computes the same table from the same costs. Equal costs give
+ * sample i to rank i mod P. */
+static void lpt_assign(hyd_mpi_oracle *o, const double *cost, int *owner)
 {
+  size_t *order = o->order;
   for (size_t i = 0; i < o->m; i++)
     order[i] = i;
-  for (size_t i = 1; i < o->m; i++) { /* insertion sort: stable, no qsort ctx */
+  for (size_t i = 1; i < o->m; i++) { /* insertion sort: stable */
     size_t v = order[i], j = i;
-    while (j > 0 && o->dim[order[j - 1]] < o->dim[v]) {
+    while (j > 0 && cost[order[j - 1]] < cost[v]) {
       order[j] = order[j - 1];
       j--;
     }
     order[j] = v;
   }
-  memset(load, 0, (size_t)o->size * sizeof *load);
+  for (int r = 0; r < o->size; r++)
+    o->load[r] = 0.0;
   for (size_t t = 0; t < o->m; t++) {
-    size_t i = order[t];
     int best = 0;
     for (int r = 1; r < o->size; r++)
-      if (load[r] < load[best])
+      if (o->load[r] < o->load[best])
         best = r;
-    o->owner[i] = best;
-    load[best] += o->dim[i];
+    owner[order[t]] = best;
+    o->load[best] += cost[order[t]];
   }
+}
+
+/* The largest per-rank sum of cost under an owner table. */
+static double max_load(hyd_mpi_oracle *o, const double *cost, const int *owner)
+{
+  for (int r = 0; r < o->size; r++)
+    o->load[r] = 0.0;
+  for (size_t i = 0; i < o->m; i++)
+    o->load[owner[i]] += cost[i];
+  double mx = 0.0;
+  for (int r = 0; r < o->size; r++)
+    mx = o->load[r] > mx ? o->load[r] : mx;
+  return mx;
+}
+
+/* Shares and gather order from the owner table. */
+static void index_owners(hyd_mpi_oracle *o)
+{
+  size_t P = (size_t)o->size;
+  memset(o->nprim, 0, P * sizeof *o->nprim);
+  memset(o->nstate, 0, P * sizeof *o->nstate);
+  for (size_t i = 0; i < o->m; i++) {
+    o->nprim[o->owner[i]]++;
+    o->nstate[o->owner[i]] += 2 * o->dim[i] + 1;
+  }
+  for (size_t r = 0, off = 0; r < P; r++) { /* counting sort by owner */
+    o->next[r] = off;
+    off += o->nprim[r];
+  }
+  for (size_t i = 0; i < o->m; i++)
+    o->by_owner[o->next[o->owner[i]]++] = i;
 }
 
 /* Dimensions, owners, shares and buffer sizes; the same on every rank. */
@@ -923,58 +1201,39 @@ static int plan_layout(hyd_mpi_oracle *o)
   o->state_off = xalloc(a, m + 1, sizeof *o->state_off);
   o->owner = xalloc(a, m, sizeof *o->owner);
   o->by_owner = xalloc(a, m, sizeof *o->by_owner);
+  o->new_owner = xalloc(a, m, sizeof *o->new_owner);
+  o->order = xalloc(a, m, sizeof *o->order);
+  o->cost = xalloc(a, m, sizeof *o->cost);
+  o->load = xalloc(a, P, sizeof *o->load);
+  o->next = xalloc(a, P, sizeof *o->next);
   o->nprim = xalloc(a, P, sizeof *o->nprim);
   o->nstate = xalloc(a, P, sizeof *o->nstate);
   o->counts = xalloc(a, P, sizeof *o->counts);
   o->displs = xalloc(a, P, sizeof *o->displs);
-  size_t *order = xalloc(a, m, sizeof *order);
-  size_t *load = xalloc(a, P, sizeof *load);
-  int rc = HYD_OK;
-  if (!o->dim || !o->state_off || !o->owner || !o->by_owner || !o->nprim || !o->nstate ||
-      !o->counts || !o->displs || !order || !load) {
-    rc = set_error(o->errmsg, HYD_ENOMEM, "rank %d: out of memory", o->rank);
-    goto done;
-  }
+  if (!o->dim || !o->state_off || !o->owner || !o->by_owner ||
+      !o->new_owner || !o->order || !o->cost || !o->load || !o->next ||
+      !o->nprim || !o->nstate || !o->counts || !o->displs)
+    return set_error(o->errmsg, HYD_ENOMEM, "rank %d: out of memory", o->rank);
   o->state_off[0] = 0;
   for (size_t i = 0; i < m; i++) {
     o->dim[i] = o->prob->lower_dim(o->prob->ctx, i);
-    if (o->dim[i] == 0 || o->dim[i] > (SIZE_MAX - 1) / 4) {
-      rc = set_error(o->errmsg, HYD_EINVAL, "sample %zu has dimension %zu", i,
-                     o->dim[i]);
-      goto done;
-    }
+    if (o->dim[i] == 0 || o->dim[i] > (SIZE_MAX - 1) / 4)
+      return set_error(o->errmsg, HYD_EINVAL, "sample %zu has dimension %zu",
+                       i, o->dim[i]);
     o->state_off[i + 1] = o->state_off[i] + 2 * o->dim[i] + 1;
+    /* Until solves are measured, a lower-level iteration costs O(n_i). */
+    o->cost[i] = (double)o->dim[i];
   }
   o->T = P > m ? P / m : 1;
   if (o->T == 1)
-    assign_owners(o, order, load);
+    lpt_assign(o, o->cost, o->owner);
   else
     for (size_t i = 0; i < m; i++)
       o->owner[i] = (int)(i * o->T);
-  memset(o->nprim, 0, P * sizeof *o->nprim);
-  memset(o->nstate, 0, P * sizeof *o->nstate);
-  for (size_t i = 0; i < m; i++) {
-    o->nprim[o->owner[i]]++;
-    o->nstate[o->owner[i]] += 2 * o->dim[i] + 1;
-  }
-  /* Counting sort by owner (load[] reused as each rank's next slot). */
-  for (size_t r = 0, off = 0; r < P; r++) {
-    load[r] = off;
-    off += o->nprim[r];
-  }
-  for (size_t i = 0; i < m; i++)
-    o->by_owner[load[o->owner[i]]++] = i;
-done:
-  xfree(a, order);
-  xfree(a, load);
-  return rc;
+  index_owners(o);
+  return HYD_OK;
 }
 
-static size_t max3(size_t x, size_t y, size_t z)
-{
-  size_t w = x > y ? x : y;
-  return w > z ? w : z;
-}
 
 /* This rank's sample objects and every buffer the steps use, so that no
  * request allocates. */
@@ -998,7 +1257,8 @@ static int build_local(hyd_mpi_oracle *o, const double *theta0)
   if (total > ((size_t)INT_MAX - (size_t)o->size * REC_BYTES) / sizeof(double))
     return set_error(o->errmsg, HYD_EINVAL,
                      "the gathered results exceed what one MPI call moves");
-  o->sendbuf = xalloc(a, REC_BYTES + mine * sizeof(double), 1);
+  o->send_cap = REC_BYTES + mine * sizeof(double);
+  o->sendbuf = xalloc(a, o->send_cap, 1);
   o->recvbuf = o->rank == 0
                    ? xalloc(a, (size_t)o->size * REC_BYTES +
                                    total * sizeof(double), 1)
@@ -1007,12 +1267,15 @@ static int build_local(hyd_mpi_oracle *o, const double *theta0)
   o->tparts = xalloc(a, m * T, sizeof *o->tparts);
   o->z_parts = xalloc(a, m * p, sizeof(double));
   o->thetas = xalloc(a, T * p, sizeof(double));
+  o->theta0 = xalloc(a, p, sizeof(double));
   o->zbuf = xalloc(a, 1 + p, sizeof(double));
   o->xbuf = xalloc(a, 3 * maxn + 1, sizeof(double));
   if (!o->ents || !o->sendbuf || (o->rank == 0 && !o->recvbuf) || !o->parts ||
-      !o->tparts || !o->z_parts || !o->thetas || !o->zbuf || !o->xbuf)
+      !o->tparts || !o->z_parts || !o->thetas || !o->theta0 || !o->zbuf ||
+      !o->xbuf)
     return set_error(o->errmsg, HYD_ENOMEM, "rank %d: out of memory", o->rank);
   memset(o->xbuf, 0, (3 * maxn + 1) * sizeof(double));
+  memcpy(o->theta0, theta0, p * sizeof(double));
   size_t e = 0;
   for (size_t i = 0; i < m && e < o->n_ents; i++) {
     size_t pos;
@@ -1135,6 +1398,7 @@ int hyd_mpi_oracle_create(hyd_mpi_oracle **out, const hyd_problem *problem,
     return rc;
   }
   o->last_trials = 0;
+  o->balance = HYD_MPI_BALANCE_MEASURED;
   o->stale = 0; /* every copy starts from the same cold start */
   o->errmsg[0] = '\0';
   *out = o;
@@ -1159,6 +1423,15 @@ size_t hyd_mpi_oracle_group_size(const hyd_mpi_oracle *o)
 int hyd_mpi_oracle_owner(const hyd_mpi_oracle *o, size_t sample)
 {
   return o && sample < o->m ? o->owner[sample] : -1;
+}
+
+int hyd_mpi_oracle_set_balance(hyd_mpi_oracle *o, int mode)
+{
+  if (!o || o->rank != 0 || mode < HYD_MPI_BALANCE_STATIC ||
+      mode > HYD_MPI_BALANCE_ROTATE)
+    return HYD_EINVAL;
+  o->balance = mode;
+  return HYD_OK;
 }
 
 void hyd_mpi_oracle_stats(const hyd_mpi_oracle *o, hyd_mpi_stats *out)

@@ -6,10 +6,12 @@
  * answers rank 0's requests until hyd_mpi_oracle_shutdown. Rank 0 computes
  * its own share of the samples too.
  *
- * Layout (fixed at create, the same on every rank):
+ * Layout (the same on every rank):
  *   P <= m ranks for m samples: each sample has one owner, chosen by a
  *     longest-processing-time assignment on lower_dim (the cost estimate);
- *     equal sizes give sample i to rank i mod P.
+ *     equal sizes give sample i to rank i mod P. Later, rank 0 may move
+ *     samples by measured work (hyd_mpi_oracle_set_balance); a sample's
+ *     warm state moves with it.
  *   P > m: T = floor(P/m) ranks per sample (its "trial group", ranks
  *     i*T .. i*T+T-1, the first one the owner); the group solves up to T
  *     line-search trials of that sample at once, so max_trials = T. Ranks
@@ -59,7 +61,23 @@ enum hyd_mpi_cmd {
   HYD_MPI_CMD_UPPER_NOW,
   HYD_MPI_CMD_SAVE_STATE,
   HYD_MPI_CMD_LOAD_STATE,
+  HYD_MPI_CMD_REBALANCE,
   HYD_MPI_NCMD
+};
+
+/* How samples move between ranks during a run (P <= m only, and only with
+ * the certified bound: the reference bound keeps estimator state that
+ * hyd_sample_save_state does not carry, so its samples never move). */
+enum hyd_mpi_balance {
+  HYD_MPI_BALANCE_STATIC = 0,   /* the table of create, for the whole run */
+  HYD_MPI_BALANCE_MEASURED = 1, /* default: before an evaluate, rebuild the
+                                 * table from the measured work (iterations
+                                 * x n_i, smoothed) when that lowers the
+                                 * busiest rank's load by 10 % or more, at
+                                 * most every 3 evaluations */
+  HYD_MPI_BALANCE_ROTATE = 2    /* every sample moves to the next rank
+                                 * before every evaluate: a test of the
+                                 * migration, not for production */
 };
 
 /* Communication counters of this rank. Bytes are logical payload bytes
@@ -114,6 +132,11 @@ const char *hyd_mpi_oracle_errmsg(const hyd_mpi_oracle *o);
 /* Layout: trial group size T (1 when P <= m) and owner rank of sample i. */
 size_t hyd_mpi_oracle_group_size(const hyd_mpi_oracle *o);
 int hyd_mpi_oracle_owner(const hyd_mpi_oracle *o, size_t sample);
+
+/* Rank 0: the balancing mode (enum hyd_mpi_balance). Moves never change
+ * a number, only where it is computed. HYD_EINVAL on other ranks or for
+ * an unknown mode. */
+int hyd_mpi_oracle_set_balance(hyd_mpi_oracle *o, int mode);
 
 /* Copies this rank's counters (see hyd_mpi_stats). */
 void hyd_mpi_oracle_stats(const hyd_mpi_oracle *o, hyd_mpi_stats *out);

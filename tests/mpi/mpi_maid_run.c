@@ -7,6 +7,9 @@
  *   mpi_maid_run --oracle serial|mpi --method rigorous|reference
  *                --images M --size N --iters K --out FILE [--alpha0 A]
  *                [--mixed 1]   (even samples are N/2 x N/2 images)
+ *                [--mixed 2]   (even samples are flat noiseless N x N
+ *                               images: same size, much less work)
+ *                [--balance static|measured|rotate]
  *                [--create-test 1] (allocation failures and a mismatched
  *                                   problem in the collective create)
  *                [--fail-sample I --fail-call C --fail-kind callback|nan
@@ -31,7 +34,7 @@
 #include "mpi_oracle.h"
 
 typedef struct args {
-  const char *oracle, *method, *out, *fail_kind, *alpha0;
+  const char *oracle, *method, *out, *fail_kind, *alpha0, *balance;
   size_t images, size;
   int mixed, create_test;
   long iters, fail_call;
@@ -125,7 +128,8 @@ static double unif(uint64_t *s)
   return ((double)(xs(s) >> 11) + 0.5) * 0x1.0p-53;
 }
 
-static void make_images(size_t m, size_t n, double *clean, double *noisy)
+static void make_images(size_t m, size_t n, int flat, double *clean,
+                        double *noisy)
 {
   for (size_t k = 0; k < m; k++) {
     uint64_t st = 0x9E3779B97F4A7C15u ^ (k + 1);
@@ -140,9 +144,9 @@ static void make_images(size_t m, size_t n, double *clean, double *noisy)
         if (dr * dr + dc * dc < (double)(n * n) / 16.0)
           v = 0.5;
         size_t j = k * n * n + r * n + c;
-        clean[j] = v;
         double g = sqrt(-2.0 * log(unif(&st))) * cos(6.283185307179586 * unif(&st));
-        noisy[j] = v + 0.1 * g;
+        clean[j] = flat ? 0.5 : v;
+        noisy[j] = flat ? 0.5 : v + 0.1 * g;
       }
   }
 }
@@ -159,6 +163,7 @@ static int parse(int argc, char **argv, args *a)
   a->fail_sample = -1;
   a->fail_rank = -1;
   a->alpha0 = "1e-2";
+  a->balance = "measured";
   for (int i = 1; i + 1 < argc; i += 2) {
     const char *k = argv[i], *v = argv[i + 1];
     if (!strcmp(k, "--oracle")) a->oracle = v;
@@ -168,6 +173,7 @@ static int parse(int argc, char **argv, args *a)
     else if (!strcmp(k, "--size")) a->size = (size_t)atol(v);
     else if (!strcmp(k, "--iters")) a->iters = atol(v);
     else if (!strcmp(k, "--alpha0")) a->alpha0 = v;
+    else if (!strcmp(k, "--balance")) a->balance = v;
     else if (!strcmp(k, "--mixed")) a->mixed = atoi(v);
     else if (!strcmp(k, "--create-test")) a->create_test = atoi(v);
     else if (!strcmp(k, "--fail-sample")) a->fail_sample = atol(v);
@@ -353,12 +359,14 @@ int main(int argc, char **argv)
   hyd_tv *tv = NULL, *tv_small = NULL;
   if (!clean || !noisy)
     goto done;
-  make_images(n_big, a.size, clean, noisy);
+  make_images(n_big, a.size, 0, clean, noisy);
   if (hyd_tv_create(&tv, n_big, a.size, a.size, noisy, clean, flags, NULL) !=
       HYD_OK)
     goto done;
   if (a.mixed) {
-    make_images(n_small, small, clean, noisy);
+    if (a.mixed == 2) /* same size, but flat noiseless images: cheap */
+      small = a.size;
+    make_images(n_small, small, a.mixed == 2, clean, noisy);
     if (hyd_tv_create(&tv_small, n_small, small, small, noisy, clean, flags,
                       NULL) != HYD_OK)
       goto done;
@@ -413,11 +421,25 @@ int main(int argc, char **argv)
       goto done;
     }
     hyd_oracle or;
-    if (mo)
+    if (mo) {
       or = hyd_mpi_oracle_as_oracle(mo);
+      int mode = !strcmp(a.balance, "static") ? HYD_MPI_BALANCE_STATIC
+                 : !strcmp(a.balance, "rotate") ? HYD_MPI_BALANCE_ROTATE
+                                                : HYD_MPI_BALANCE_MEASURED;
+      if (hyd_mpi_oracle_set_balance(mo, mode) != HYD_OK)
+        fprintf(stderr, "hyd_mpi_oracle_set_balance failed\n");
+    }
     char msg[512];
     int rc = run_maid(&a, &prob, mo ? &or : NULL, out, msg, sizeof msg);
     fclose(out);
+    if (mo) { /* how often samples moved (not in the file: it depends on P) */
+      hyd_mpi_stats st;
+      hyd_mpi_oracle_stats(mo, &st);
+      printf("rebalances %.0f owners", st.calls[HYD_MPI_CMD_REBALANCE]);
+      for (size_t i = 0; i < a.images; i++)
+        printf(" %d", hyd_mpi_oracle_owner(mo, i));
+      printf("\n");
+    }
     if (mo && hyd_mpi_oracle_shutdown(mo) != HYD_OK)
       rc = HYD_MPI_ECOMM;
     if (a.fail_sample >= 0) {
