@@ -31,6 +31,8 @@ void hyd_zero(size_t n, double *x);
 int hyd_all_finite(size_t n, const double *x);
 
 /* ---- lower-level solver and CG (used by sample.c) ---- */
+#define HYD_LOWER_WORK 7
+
 typedef struct hyd_lower_result {
   long iters;        /* gradient evaluations */
   long iters_ref;    /* the reference's count */

@@ -61,7 +61,8 @@ typedef struct opt_def {
 
 static const char *const method_names[] = {"rigorous", "reference", "fixed",
                                            "hoag", NULL};
-static const char *const lower_names[] = {"fista", "gd", "gd_reference", NULL};
+static const char *const lower_names[] = {"fista", "gd", "gd_reference",
+                                          "newton_cg", NULL};
 static const char *const bound_names[] = {"certified", "reference", NULL};
 static const char *const schedule_names[] = {"geometric", "quadratic", "cubic",
                                              NULL};

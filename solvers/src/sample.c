@@ -15,7 +15,7 @@ struct hyd_sample {
   double *q;      /* last adjoint (CG warm start) */
   int have_q;
   double *grad_g; /* grad g at x, the CG right-hand side */
-  double *work;   /* 3n: lower solver or CG */
+  double *work;   /* HYD_LOWER_WORK n: lower solver or CG */
   double *tmp;    /* n: trial gradients, B z */
   double *ptmp;   /* p: reference estimates */
   double **slots; /* n_slots trial points */
@@ -72,7 +72,7 @@ int hyd_sample_create(hyd_sample **out, const hyd_problem *problem,
   s->x = hyd_alloc_array(&a, n, sizeof(double));
   s->q = hyd_alloc_array(&a, n, sizeof(double));
   s->grad_g = hyd_alloc_array(&a, n, sizeof(double));
-  s->work = hyd_alloc_array(&a, 3 * n, sizeof(double));
+  s->work = hyd_alloc_array(&a, HYD_LOWER_WORK * n, sizeof(double));
   s->tmp = hyd_alloc_array(&a, n, sizeof(double));
   s->ptmp = hyd_alloc_array(&a, s->p, sizeof(double));
   s->slots = hyd_alloc_array(&a, n_slots, sizeof(double *));
@@ -468,7 +468,7 @@ int hyd_solve_lower(const hyd_problem *problem, size_t sample,
   size_t n = problem->lower_dim(problem->ctx, sample);
   hyd_allocator a;
   hyd_allocator_init(&a, alloc);
-  double *work = hyd_alloc_array(&a, 3 * n, sizeof(double));
+  double *work = hyd_alloc_array(&a, HYD_LOWER_WORK * n, sizeof(double));
   if (!work)
     return HYD_ENOMEM;
   hyd_oracle_config cfg;

@@ -62,11 +62,11 @@ Test(kernels, lower_solvers_certify_distance_to_solution)
   cr_assert_eq(hyd_quadratic_generate(&q, 300, 30, 5, 500.0, 10.0, 0.1, 9,
                                       NULL), HYD_OK);
   const hyd_problem *p = hyd_quadratic_problem(q);
-  double theta[5] = {1, -2, 0.5, 3, 0}, xhat[30], x[30], work[90];
+  double theta[5] = {1, -2, 0.5, 3, 0}, xhat[30], x[30], work[7 * 30];
   hyd_quadratic_lower_solution(q, theta, xhat);
-  int methods[] = {HYD_LOWER_FISTA, HYD_LOWER_GD};
-  long iters[2];
-  for (int m = 0; m < 2; m++) {
+  int methods[] = {HYD_LOWER_FISTA, HYD_LOWER_GD, HYD_LOWER_NEWTON_CG};
+  long iters[3];
+  for (int m = 0; m < 3; m++) {
     hyd_oracle_config cfg;
     hyd_oracle_config_default(&cfg);
     cfg.lower_method = methods[m];
@@ -87,6 +87,8 @@ Test(kernels, lower_solvers_certify_distance_to_solution)
       iters[m] = res.iters;
     }
   }
+  cr_expect_lt(iters[2], iters[0], "Newton-CG (%ld) should beat FISTA (%ld) "
+               "on a quadratic", iters[2], iters[0]);
   cr_expect_lt(iters[0] * 3, iters[1],
                "accelerated (%ld) should need far fewer iterations than "
                "gradient descent (%ld) at condition number 500",
@@ -99,7 +101,7 @@ Test(kernels, lower_solver_cap_is_reported)
   hyd_quadratic *q;
   cr_assert_eq(hyd_quadratic_generate(&q, 100, 10, 3, 1e4, 2.0, 0.1, 2, NULL),
                HYD_OK);
-  double theta[3] = {1, 1, 1}, x[10] = {0}, work[30];
+  double theta[3] = {1, 1, 1}, x[10] = {0}, work[7 * 10];
   hyd_oracle_config cfg;
   hyd_oracle_config_default(&cfg);
   cfg.lower_max_iter = 5;

@@ -30,7 +30,8 @@ extern "C" {
 enum hyd_lower_method {
   HYD_LOWER_FISTA = 0, /* Nesterov/FISTA with known mu, L and gradient restart */
   HYD_LOWER_GD = 1,    /* gradient descent, step 1/L */
-  HYD_LOWER_GD_REFERENCE = 2 /* the reference code's loop (maid.md section 4) */
+  HYD_LOWER_GD_REFERENCE = 2, /* the reference code's loop (maid.md section 4) */
+  HYD_LOWER_NEWTON_CG = 3      /* Newton-CG with Armijo search (needs h values) */
 };
 
 /* How omega is formed. */
