@@ -38,13 +38,13 @@ declare -A KEPT_N
 
 start=(run study.json -q --db killed.db)
 for k in $K1 $K2 $K3; do
-  # setsid: its own process group, so that the kill takes the whole job
-  # (an mpirun job and its ranks alike).
+  # setsid: a session of its own, so that the kill takes the whole job
+  # (kill9_mpi.sh does the same to an mpirun job and its ranks).
   setsid "$HYPERD" "${start[@]}" > /dev/null 2>&1 &
   pid=$!
   BG_PIDS+=("$pid")
   wait_iteration killed.db quad "$k" "$pid" || fail "the run ended before iteration $k"
-  kill -9 -- "-$pid"
+  kill -9 $(pgrep -s "$pid")
   wait "$pid" 2>/dev/null || true
   check_after_kill "$k"
   note "killed at iteration ${KEPT_N[$k]} (asked $k): committed rows intact"

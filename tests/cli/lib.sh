@@ -14,8 +14,9 @@ BG_PIDS=()
 cleanup() {
   local rc=$?
   # Waited for too, so that bash does not report them as "Killed".
+  # A pid that leads a session (setsid: an mpirun job) takes its session.
   for pid in "${BG_PIDS[@]}"; do
-    { kill -9 "$pid" && wait "$pid"; } 2>/dev/null || true
+    { kill -9 $(pgrep -s "$pid") "$pid" && wait "$pid"; } 2>/dev/null || true
   done
   if [ "$rc" -eq 0 ]; then rm -rf "$WORK"; else echo "$TEST_NAME: FAILED (files kept in $WORK)" >&2; fi
 }
