@@ -139,7 +139,11 @@ static int deliver(hyd_webhook *w, CURL *h, const char *body)
         status != 429)
       break;
   }
+  /* The handle is reused: leave it no pointer into this frame or to the
+   * body, which is freed next. */
   curl_easy_setopt(h, CURLOPT_HTTPHEADER, NULL);
+  curl_easy_setopt(h, CURLOPT_ERRORBUFFER, NULL);
+  curl_easy_setopt(h, CURLOPT_POSTFIELDS, NULL);
   curl_slist_free_all(headers);
   return ok ? 0 : -1;
 }
