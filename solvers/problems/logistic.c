@@ -70,6 +70,11 @@ struct hyd_logistic {
    * third derivative inside; l2 a fixed L2 weight on w */
   double T, uc, P1, P2, P3, l2;
   double radius; /* LB, LAinv hold for pairs this close (compander) */
+  /* row block (hyd_logistic_set_block): totals dividing the data terms
+   * (0: the fold's own counts), penalty in lower_grad / lower_hvp, and
+   * whether the folds' lmax bounds exist (not with NO_BOUNDS) */
+  size_t blk_train, blk_val;
+  int with_penalty, have_bounds;
   int owns_data;
   const double *X;
   const int *labels;
@@ -147,10 +152,11 @@ static void rank1_add(size_t d, size_t C, const double *x, const double *r,
 /* Mean CE over a row set; if grad, also its gradient (overwritten); if P,
  * stores the probabilities row by row. z: C scratch. */
 static double ce_pass(const hyd_logistic *lr, const size_t *idx, size_t n,
-                      const double *W, double *z, double *P, double *grad)
+                      double div, const double *W, double *z, double *P,
+                      double *grad)
 {
   size_t d = lr->d, C = lr->C;
-  double inv_n = 1.0 / (double)n;
+  double inv_n = 1.0 / div;
   double loss = 0.0;
   if (grad)
     memset(grad, 0, d * C * sizeof *grad);
@@ -171,6 +177,18 @@ static double ce_pass(const hyd_logistic *lr, const size_t *idx, size_t n,
     }
   }
   return loss * inv_n;
+}
+
+/* What divides the data terms: the fold's own row counts, or a row
+ * block's totals. */
+static double div_train(const hyd_logistic *lr, const lr_fold *f)
+{
+  return (double)(lr->blk_train ? lr->blk_train : f->n_train);
+}
+
+static double div_val(const hyd_logistic *lr, const lr_fold *f)
+{
+  return (double)(lr->blk_val ? lr->blk_val : f->n_val);
 }
 
 /* Per-group parameters into e: L2: e[g] = e^theta_g; compander:
@@ -286,10 +304,12 @@ static int lr_lower_grad(void *ctx, size_t sample, const double *theta,
   int st = lr_enter(ctx, sample, 1, theta, W, grad, W, &lr, &f);
   if (st)
     return st;
-  double loss = ce_pass(lr, f->train, f->n_train, W, f->z, f->P, grad);
+  double loss = ce_pass(lr, f->train, f->n_train, div_train(lr, f), W, f->z,
+                        f->P, grad);
   memcpy(f->W_cache, W, lr->n * sizeof *W);
   f->cache_valid = 1;
-  add_penalty(lr, f->th, W, NULL, grad, &loss);
+  if (lr->with_penalty)
+    add_penalty(lr, f->th, W, NULL, grad, &loss);
   if (value)
     *value = loss;
   return HYD_OK;
@@ -301,7 +321,7 @@ static void lr_ensure_probs(hyd_logistic *lr, lr_fold *f, const double *W)
 {
   if (f->cache_valid && memcmp(f->W_cache, W, lr->n * sizeof *W) == 0)
     return;
-  ce_pass(lr, f->train, f->n_train, W, f->z, f->P, NULL);
+  ce_pass(lr, f->train, f->n_train, 1.0, W, f->z, f->P, NULL);
   memcpy(f->W_cache, W, lr->n * sizeof *W);
   f->cache_valid = 1;
 }
@@ -316,7 +336,7 @@ static int lr_lower_hvp(void *ctx, size_t sample, const double *theta,
     return st;
   lr_ensure_probs(lr, f, W);
   size_t d = lr->d, C = lr->C;
-  double inv_n = 1.0 / (double)f->n_train;
+  double inv_n = 1.0 / div_train(lr, f);
   double *u = f->z;
   memset(out, 0, lr->n * sizeof *out);
   for (size_t i = 0; i < f->n_train; i++) {
@@ -337,7 +357,8 @@ static int lr_lower_hvp(void *ctx, size_t sample, const double *theta,
       u[c] = pr[c] * (u[c] - pu) * inv_n;
     rank1_add(d, C, x, u, out);
   }
-  add_penalty(lr, f->th, W, V, out, NULL);
+  if (lr->with_penalty)
+    add_penalty(lr, f->th, W, V, out, NULL);
   return HYD_OK;
 }
 
@@ -390,7 +411,7 @@ static int lr_upper(void *ctx, size_t sample, const double *W, double *value,
   int st = lr_enter(ctx, sample, 0, NULL, W, value, W, &lr, &f);
   if (st)
     return st;
-  *value = ce_pass(lr, f->val, f->n_val, W, f->z, NULL, grad);
+  *value = ce_pass(lr, f->val, f->n_val, div_val(lr, f), W, f->z, NULL, grad);
   return HYD_OK;
 }
 
@@ -481,14 +502,16 @@ static int lr_constants(void *ctx, size_t sample, const double *theta,
   int st = lr_enter(ctx, sample, 1, theta, W, out, W, &lr, &f);
   if (st)
     return st;
+  if (!lr->have_bounds)
+    return HYD_EINVAL;
   double mu, Lp, LB, LAp;
   double nb = lr_norm_B(lr, f->th, W, f->th + lr->p);
   penalty_constants(lr, f->th, W, f->th + lr->p, &mu, &Lp, &LB, &LAp);
-  double n_tr = (double)f->n_train;
+  double n_tr = div_train(lr, f);
   double LA = f->cube_sum / (sqrt(2.0) * n_tr) + LAp;
   out->mu = mu;
   out->L = f->lmax_train / (2.0 * n_tr) + Lp;
-  out->Lg = f->lmax_val / (2.0 * (double)f->n_val);
+  out->Lg = f->lmax_val / (2.0 * div_val(lr, f));
   /* 1e-12 relative covers rounding of the sums */
   out->norm_B = nb * (1.0 + 1e-12);
   out->LB = LB;
@@ -603,6 +626,23 @@ static void gram_block(size_t d, size_t nb, const double *T, double *G)
   }
 }
 
+/* G (d x d, zeroed by the caller, upper triangle) += X_S^T X_S; work:
+ * d * LR_GRAM_BLOCK. */
+static void gram_rows(const hyd_logistic *lr, const size_t *idx, size_t n,
+                      double *G, double *work)
+{
+  size_t d = lr->d;
+  for (size_t i0 = 0; i0 < n; i0 += LR_GRAM_BLOCK) {
+    size_t nb = n - i0 < LR_GRAM_BLOCK ? n - i0 : LR_GRAM_BLOCK;
+    for (size_t t = 0; t < nb; t++) {
+      const double *x = lr->X + idx[i0 + t] * d;
+      for (size_t r = 0; r < d; r++)
+        work[r * LR_GRAM_BLOCK + t] = x[r];
+    }
+    gram_block(d, nb, work, G);
+  }
+}
+
 /* Certified lambda_max(X_S^T X_S) for the row set S (idx, n): the Gram
  * matrix of the smaller side has the same nonzero spectrum. */
 static int lmax_rows(const hyd_logistic *lr, const size_t *idx, size_t n,
@@ -624,15 +664,7 @@ static int lmax_rows(const hyd_logistic *lr, const size_t *idx, size_t n,
   }
   memset(G, 0, k * k * sizeof *G);
   if (n >= d) {
-    for (size_t i0 = 0; i0 < n; i0 += LR_GRAM_BLOCK) {
-      size_t nb = n - i0 < LR_GRAM_BLOCK ? n - i0 : LR_GRAM_BLOCK;
-      for (size_t t = 0; t < nb; t++) {
-        const double *x = lr->X + idx[i0 + t] * d;
-        for (size_t r = 0; r < d; r++)
-          work[r * LR_GRAM_BLOCK + t] = x[r];
-      }
-      gram_block(d, nb, work, G);
-    }
+    gram_rows(lr, idx, n, G, work);
   } else {
     for (size_t i = 0; i < n; i++)
       for (size_t j = i; j < n; j++) {
@@ -665,7 +697,7 @@ static int check_indices(const size_t *idx, size_t n, size_t rows)
 }
 
 static int fold_init(hyd_logistic *lr, lr_fold *f,
-                     const hyd_logistic_fold *src)
+                     const hyd_logistic_fold *src, int bounds)
 {
   const hyd_allocator *a = &lr->alloc;
   f->n_train = src->n_train;
@@ -688,6 +720,8 @@ static int fold_init(hyd_logistic *lr, lr_fold *f,
       s += x[j] * x[j];
     f->cube_sum += s * sqrt(s);
   }
+  if (!bounds)
+    return HYD_OK;
   int st = lmax_rows(lr, f->train, f->n_train, &f->lmax_train);
   if (st == HYD_OK)
     st = lmax_rows(lr, f->val, f->n_val, &f->lmax_val);
@@ -700,7 +734,8 @@ static int validate(size_t rows, size_t d, size_t C, const double *X,
                     unsigned flags)
 {
   if (!X || !labels || !folds || rows == 0 || d == 0 || C < 2 || K == 0 ||
-      (flags & ~(unsigned)HYD_LOGISTIC_BORROW_DATA) ||
+      (flags & ~(unsigned)(HYD_LOGISTIC_BORROW_DATA |
+                           HYD_LOGISTIC_NO_BOUNDS)) ||
       hyd_logistic_n_theta(grouping, d, C) == 0 || d > SIZE_MAX / C ||
       rows > SIZE_MAX / d || C > (size_t)INT32_MAX)
     return HYD_EINVAL;
@@ -786,6 +821,8 @@ int hyd_logistic_create_penalized(hyd_logistic **out, size_t rows, size_t d,
   lr->p = lr->penalty == HYD_LOGISTIC_PENALTY_L2 ? lr->G : 2 * lr->G;
   lr->grouping = grouping;
   lr->K = n_folds;
+  lr->with_penalty = 1;
+  lr->have_bounds = !(flags & HYD_LOGISTIC_NO_BOUNDS);
   lr->folds = hyd_alloc_array(&a, n_folds, sizeof *lr->folds);
   if (!lr->folds) {
     hyd_logistic_destroy(lr);
@@ -808,7 +845,8 @@ int hyd_logistic_create_penalized(hyd_logistic **out, size_t rows, size_t d,
     lr->labels = lr->labels_own;
   }
   for (size_t k = 0; k < n_folds; k++) {
-    st = fold_init(lr, &lr->folds[k], &folds[k]);
+    st = fold_init(lr, &lr->folds[k], &folds[k],
+                   !(flags & HYD_LOGISTIC_NO_BOUNDS));
     if (st) {
       hyd_logistic_destroy(lr);
       return st;
@@ -910,5 +948,90 @@ int hyd_logistic_compander_inside(const hyd_logistic *lr, const double *theta,
       if (!(fabs(W[j * lr->C + c]) <= a * lr->uc))
         *inside = 0;
     }
+  return HYD_OK;
+}
+
+int hyd_logistic_set_block(hyd_logistic *lr, const hyd_logistic_block *b)
+{
+  if (!lr || !b || lr->K != 1)
+    return HYD_EINVAL;
+  const lr_fold *f = &lr->folds[0];
+  if (b->n_train < f->n_train || b->n_val < f->n_val ||
+      (b->with_penalty != 0 && b->with_penalty != 1) ||
+      !(isfinite(b->lmax_train) && b->lmax_train >= 0.0 &&
+        isfinite(b->lmax_val) && b->lmax_val >= 0.0 &&
+        isfinite(b->cube_sum) && b->cube_sum >= 0.0))
+    return HYD_EINVAL;
+  lr->blk_train = b->n_train;
+  lr->blk_val = b->n_val;
+  lr->with_penalty = b->with_penalty;
+  lr->folds[0].lmax_train = b->lmax_train;
+  lr->folds[0].lmax_val = b->lmax_val;
+  lr->folds[0].cube_sum = b->cube_sum;
+  lr->have_bounds = 1;
+  return HYD_OK;
+}
+
+int hyd_logistic_gram(const hyd_logistic *lr, int which, double *G,
+                      double *cube_sum)
+{
+  if (!lr || !G || (which != 0 && which != 1) ||
+      lr->d > SIZE_MAX / LR_GRAM_BLOCK)
+    return HYD_EINVAL;
+  const lr_fold *f = &lr->folds[0];
+  const size_t *idx = which ? f->val : f->train;
+  size_t n = which ? f->n_val : f->n_train, d = lr->d;
+  double *work = hyd_alloc_array(&lr->alloc, d * LR_GRAM_BLOCK,
+                                 sizeof(double));
+  if (!work)
+    return HYD_ENOMEM;
+  memset(G, 0, d * d * sizeof *G);
+  gram_rows(lr, idx, n, G, work);
+  hyd_free(&lr->alloc, work);
+  for (size_t r = 0; r < d; r++)
+    for (size_t c = 0; c < r; c++)
+      G[r * d + c] = G[c * d + r];
+  if (cube_sum) {
+    double cs = 0.0;
+    for (size_t i = 0; i < n; i++) {
+      const double *x = lr->X + idx[i] * d;
+      double s2 = 0.0;
+      for (size_t j = 0; j < d; j++)
+        s2 += x[j] * x[j];
+      cs += s2 * sqrt(s2);
+    }
+    *cube_sum = cs;
+  }
+  return HYD_OK;
+}
+
+int hyd_logistic_lmax_bound(size_t k, const double *G, double *out,
+                            const hyd_allocator *alloc)
+{
+  if (!G || !out || k == 0 || k > SIZE_MAX / k - 2)
+    return HYD_EINVAL;
+  hyd_allocator a;
+  hyd_allocator_init(&a, alloc);
+  double *work = hyd_alloc_array(&a, k * k + 2 * k, sizeof(double));
+  if (!work)
+    return HYD_ENOMEM;
+  *out = lmax_certified(k, G, work);
+  hyd_free(&a, work);
+  return HYD_OK;
+}
+
+int hyd_logistic_sizes(const hyd_logistic *lr, size_t fold, size_t *d,
+                       size_t *n_classes, size_t *n_train, size_t *n_val)
+{
+  if (!lr || fold >= lr->K)
+    return HYD_EINVAL;
+  if (d)
+    *d = lr->d;
+  if (n_classes)
+    *n_classes = lr->C;
+  if (n_train)
+    *n_train = lr->folds[fold].n_train;
+  if (n_val)
+    *n_val = lr->folds[fold].n_val;
   return HYD_OK;
 }

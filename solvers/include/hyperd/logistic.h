@@ -44,7 +44,11 @@ enum hyd_logistic_flag {
   /* Borrow X and labels instead of copying them (for large data such as
    * Fashion-MNIST): they must then stay valid and unchanged until the
    * object is destroyed. */
-  HYD_LOGISTIC_BORROW_DATA = 1u
+  HYD_LOGISTIC_BORROW_DATA = 1u,
+  /* Skip the certified lambda_max bounds (the O(n min(n, d)^2) part of
+   * create): for row blocks whose constants come from the whole problem
+   * (hyd_logistic_set_block). Until then the constants callback fails. */
+  HYD_LOGISTIC_NO_BOUNDS = 1u << 8
 };
 
 /* One fold: 0-based row indices into X. The arrays are copied. */
@@ -115,6 +119,45 @@ int hyd_logistic_create_penalized(hyd_logistic **out, size_t rows, size_t d,
  * the continued penalty equals kappa tan^2(W/a). HYD_EINVAL otherwise. */
 int hyd_logistic_compander_inside(const hyd_logistic *lr, const double *theta,
                                   const double *W, int *inside);
+
+/* ---- Row blocks (workers/rowsplit.h) ----
+ * A problem with one fold can be one block of rows of a larger problem
+ * whose data terms are sums over all blocks:
+ *   h = (1/n_train) sum_{all blocks} sum_{r in block} CE + penalty,
+ *   g = (1/n_val)   sum_{all blocks} sum_{r in block} CE.
+ * With a block set, lower_grad, lower_hvp and upper divide this object's
+ * sums by the totals n_train and n_val instead of its own row counts, and
+ * lower_grad / lower_hvp leave the penalty out unless with_penalty is 1
+ * (exactly one block adds it). cross_tprod and cross_prod (the penalty's
+ * only) are unchanged. lmax_train, lmax_val (certified bounds of
+ * lambda_max(X^T X) over all training / validation rows) and cube_sum
+ * (sum of ||x_r||^3 over all training rows) replace the object's own, so
+ * that constants gives the whole problem's constants. */
+typedef struct hyd_logistic_block {
+  size_t n_train, n_val; /* totals, >= this fold's counts */
+  int with_penalty;      /* 0 or 1 */
+  double lmax_train, lmax_val, cube_sum; /* >= 0, finite */
+} hyd_logistic_block;
+
+/* HYD_EINVAL: NULL, more than one fold, bad values. */
+int hyd_logistic_set_block(hyd_logistic *lr, const hyd_logistic_block *b);
+
+/* Sizes: features d, classes, and fold `fold`'s training and validation
+ * row counts (any pointer may be NULL). HYD_EINVAL: NULL lr, bad fold. */
+int hyd_logistic_sizes(const hyd_logistic *lr, size_t fold, size_t *d,
+                       size_t *n_classes, size_t *n_train, size_t *n_val);
+
+/* The d x d Gram matrix X_S^T X_S (full storage, deterministic order) of
+ * fold 0's training (which = 0) or validation (which = 1) rows into G, and
+ * if cube_sum is non-NULL sum_{r in S} ||x_r||^3. O(|S| d^2). Blocks' Gram
+ * matrices add up to the whole problem's. HYD_EINVAL for a bad argument. */
+int hyd_logistic_gram(const hyd_logistic *lr, int which, double *G,
+                      double *cube_sum);
+
+/* Certified upper bound of lambda_max of a symmetric PSD k x k matrix G
+ * (the method create uses). HYD_ENOMEM, HYD_EINVAL (NULL, k = 0). */
+int hyd_logistic_lmax_bound(size_t k, const double *G, double *out,
+                            const hyd_allocator *alloc);
 
 /* Frees everything; accepts NULL. */
 void hyd_logistic_destroy(hyd_logistic *lr);
