@@ -12,7 +12,11 @@ static int job_rank, job_size = 1, job_inited;
 
 int hyd_job_init(int *argc, char ***argv)
 {
-  if (MPI_Init(argc, argv) != MPI_SUCCESS)
+  /* FUNNELED: only the main thread calls MPI (the webhook thread never
+   * does). */
+  int provided;
+  if (MPI_Init_thread(argc, argv, MPI_THREAD_FUNNELED, &provided) !=
+      MPI_SUCCESS)
     return 1;
   job_inited = 1;
   if (MPI_Comm_rank(MPI_COMM_WORLD, &job_rank) != MPI_SUCCESS ||

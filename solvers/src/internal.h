@@ -3,6 +3,7 @@
 #ifndef HYPERD_INTERNAL_H
 #define HYPERD_INTERNAL_H
 
+#include <signal.h>
 #include <stddef.h>
 #include <hyperd/oracle.h>
 #include <hyperd/problem.h>
@@ -40,6 +41,9 @@ typedef struct hyd_lower_result {
   double mu, L;      /* constants used */
   int capped;        /* stopped at the iteration cap */
   int status;        /* HYD_OK or an error status */
+  /* In: the solve gives up with HYD_EINTR once *interrupt is non-zero
+   * (checked every iteration); NULL: never. Set before the call. */
+  const volatile sig_atomic_t *interrupt;
 } hyd_lower_result;
 
 /* Solves sample `i` at theta to ||grad h|| <= mu*eps (or the reference's
@@ -48,6 +52,7 @@ void hyd_lower_solve(const hyd_problem *prob, size_t i, const double *theta,
                      const hyd_oracle_config *cfg, double eps, double *x,
                      double *work, size_t n, hyd_lower_result *res,
                      char *errmsg);
+
 
 typedef int (*hyd_matvec)(void *ctx, const double *v, double *out);
 enum { HYD_CG_VERIFY = 1, HYD_CG_FLOAT32 = 2 };

@@ -23,9 +23,21 @@ static int fetch_constants(const hyd_problem *prob, size_t i,
   return HYD_OK;
 }
 
-static int eval_grad(const hyd_problem *prob, size_t i, const double *theta,
-                     const double *x, double *grad, size_t n, char *errmsg)
+static int interrupted(const volatile sig_atomic_t *flag, char *errmsg,
+                       size_t i)
 {
+  if (flag && *flag)
+    return hyd_set_error(errmsg, HYD_EINTR,
+                         "sample %zu: lower-level solve interrupted", i);
+  return HYD_OK;
+}
+
+static int eval_grad(const hyd_problem *prob, size_t i, const double *theta,
+                     const double *x, double *grad, size_t n, char *errmsg,
+                     const volatile sig_atomic_t *flag)
+{
+  if (interrupted(flag, errmsg, i) != HYD_OK)
+    return HYD_EINTR;
   int rc = prob->lower_grad(prob->ctx, i, theta, x, NULL, grad);
   if (rc != 0)
     return hyd_set_error(errmsg, HYD_ECALLBACK,
@@ -54,7 +66,7 @@ static void solve_fista(const hyd_problem *prob, size_t i, const double *theta,
   hyd_copy(n, x, y);
   hyd_copy(n, x, x_prev);
   for (;;) {
-    res->status = eval_grad(prob, i, theta, y, grad, n, errmsg);
+    res->status = eval_grad(prob, i, theta, y, grad, n, errmsg, res->interrupt);
     if (res->status != HYD_OK)
       return;
     res->iters++;
@@ -85,7 +97,7 @@ static void solve_gd(const hyd_problem *prob, size_t i, const double *theta,
 {
   double *grad = work;
   for (;;) {
-    res->status = eval_grad(prob, i, theta, x, grad, n, errmsg);
+    res->status = eval_grad(prob, i, theta, x, grad, n, errmsg, res->interrupt);
     if (res->status != HYD_OK)
       return;
     res->iters++;
@@ -111,7 +123,7 @@ static void solve_gd_reference(const hyd_problem *prob, size_t i,
 {
   double *grad = work;
   for (long k = 0;; k++) {
-    res->status = eval_grad(prob, i, theta, x, grad, n, errmsg);
+    res->status = eval_grad(prob, i, theta, x, grad, n, errmsg, res->interrupt);
     if (res->status != HYD_OK)
       return;
     res->iters++;
@@ -159,8 +171,11 @@ static int newton_hvp(void *ctx, const double *v, double *out)
 
 static int eval_value_grad(const hyd_problem *prob, size_t i,
                            const double *theta, const double *x, double *value,
-                           double *grad, size_t n, char *errmsg)
+                           double *grad, size_t n, char *errmsg,
+                           const volatile sig_atomic_t *flag)
 {
+  if (interrupted(flag, errmsg, i) != HYD_OK)
+    return HYD_EINTR;
   int rc = prob->lower_grad(prob->ctx, i, theta, x, value, grad);
   if (rc != 0)
     return hyd_set_error(errmsg, HYD_ECALLBACK,
@@ -181,7 +196,7 @@ static void solve_newton(const hyd_problem *prob, size_t i, const double *theta,
   double *grad = work, *d = work + n, *xt = work + 2 * n, *gt = work + 3 * n;
   double *cg_work = work + 4 * n; /* 3n, ends at 7n */
   double h;
-  res->status = eval_value_grad(prob, i, theta, x, &h, grad, n, errmsg);
+  res->status = eval_value_grad(prob, i, theta, x, &h, grad, n, errmsg, res->interrupt);
   if (res->status != HYD_OK)
     return;
   res->iters++;
@@ -216,7 +231,8 @@ static void solve_newton(const hyd_problem *prob, size_t i, const double *theta,
     for (int tries = 0;; tries++) {
       for (size_t j = 0; j < n; j++)
         xt[j] = x[j] + t * d[j];
-      res->status = eval_value_grad(prob, i, theta, xt, &ht, gt, n, errmsg);
+      res->status = eval_value_grad(prob, i, theta, xt, &ht, gt, n, errmsg,
+                                    res->interrupt);
       if (res->status != HYD_OK)
         return;
       res->iters++;
@@ -268,3 +284,4 @@ void hyd_lower_solve(const hyd_problem *prob, size_t i, const double *theta,
     break;
   }
 }
+

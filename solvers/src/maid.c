@@ -234,6 +234,7 @@ int hyd_maid_setup(hyd_maid *s)
       return hyd_set_error(s->errmsg, rc, "creating the serial oracle: %s",
                            hyd_strerror(rc));
     s->oracle = hyd_serial_oracle_as_oracle(s->own_oracle);
+    hyd_serial_oracle_set_interrupt(s->own_oracle, &s->interrupt_requested);
   }
   const hyd_oracle_ops *ops = s->oracle.ops;
   if ((rc = ops->configure(s->oracle.self, &s->opt.oracle)) != HYD_OK)
@@ -267,8 +268,15 @@ int hyd_maid_setup(hyd_maid *s)
 
 /* ---- pieces of an iteration ---- */
 
+/* An oracle call's failure ends the solver, except an interruption, which
+ * is a stop: the iteration in progress is abandoned (its checkpoint is the
+ * previous one) and HYD_EINTR travels up to hyd_maid_iterate. */
 static int fail(hyd_maid *s, int rc, const char *what)
 {
+  if (rc == HYD_EINTR) {
+    s->stop = HYD_STOP_INTERRUPTED;
+    return rc;
+  }
   s->phase = PHASE_FAILED;
   return hyd_set_error(s->errmsg, rc, "%s: %s", what,
                        s->oracle.ops->errmsg(s->oracle.self));
@@ -623,6 +631,8 @@ int hyd_maid_iterate(hyd_maid *s)
   default: rc = iterate_certified(s); break;
   }
   s->wall += now_seconds() - t0;
+  if (rc == HYD_EINTR)
+    rc = HYD_OK; /* a stop, not a failure: the reason says interrupted */
   if (rc != HYD_OK)
     return rc;
   /* An iteration counts when it moved theta or used up its rounds; one cut

@@ -22,6 +22,7 @@ struct hyd_sample {
   double ref_LB, ref_LAinv; /* reference bound: running maxima of estimates */
   uint64_t rng[4];          /* reference bound: xoshiro256** state */
   int rng_seeded;
+  const volatile sig_atomic_t *interrupt; /* borrowed; NULL: never */
   char errmsg[HYD_ERRMSG_SIZE];
 };
 
@@ -170,6 +171,9 @@ static int hvp(void *ctx, const double *v, double *out)
 {
   hvp_ctx *c = ctx;
   hyd_sample *s = c->s;
+  if (s->interrupt && *s->interrupt)
+    return hyd_set_error(s->errmsg, HYD_EINTR,
+                         "sample %zu: adjoint solve interrupted", s->index);
   int rc = s->prob->lower_hvp(s->prob->ctx, s->index, c->theta, c->at, v, out);
   if (rc != 0)
     return hyd_set_error(s->errmsg, HYD_ECALLBACK,
@@ -243,6 +247,7 @@ int hyd_sample_evaluate(hyd_sample *s, const hyd_oracle_config *cfg,
     return HYD_EINVAL;
   memset(out, 0, sizeof *out);
   hyd_lower_result lr;
+  lr.interrupt = s->interrupt;
   hyd_lower_solve(s->prob, s->index, theta, cfg, eps, s->x, s->work, s->n,
                   &lr, s->errmsg);
   out->lower_iters = (double)lr.iters;
@@ -377,6 +382,7 @@ int hyd_sample_solve_trial(hyd_sample *s, const hyd_oracle_config *cfg,
   double *xt = s->slots[slot];
   hyd_copy(s->n, s->x, xt);
   hyd_lower_result lr;
+  lr.interrupt = s->interrupt;
   hyd_lower_solve(s->prob, s->index, theta, cfg, eps, xt, s->work, s->n, &lr,
                   s->errmsg);
   out->lower_iters = (double)lr.iters;
@@ -474,10 +480,18 @@ int hyd_solve_lower(const hyd_problem *problem, size_t sample,
   hyd_oracle_config cfg;
   hyd_oracle_config_default(&cfg);
   hyd_lower_result res;
+  res.interrupt = NULL;
   char msg[HYD_ERRMSG_SIZE];
   hyd_lower_solve(problem, sample, theta, &cfg, eps, x, work, n, &res, msg);
   hyd_free(&a, work);
   if (iters)
     *iters = res.iters;
   return res.status;
+}
+
+void hyd_sample_set_interrupt(hyd_sample *s,
+                              const volatile sig_atomic_t *flag)
+{
+  if (s)
+    s->interrupt = flag;
 }

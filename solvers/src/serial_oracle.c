@@ -75,6 +75,14 @@ int hyd_serial_oracle_create(hyd_serial_oracle **out,
   return HYD_OK;
 }
 
+void hyd_serial_oracle_set_interrupt(hyd_serial_oracle *o,
+                                     const volatile sig_atomic_t *flag)
+{
+  if (o)
+    for (size_t i = 0; i < o->m; i++)
+      hyd_sample_set_interrupt(o->samples[i], flag);
+}
+
 static int configure(void *self, const hyd_oracle_config *cfg)
 {
   hyd_serial_oracle *o = self;

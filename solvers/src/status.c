@@ -10,6 +10,7 @@ const char *hyd_strerror(int status)
   case HYD_ENONFINITE: return "a problem callback produced NaN or Inf";
   case HYD_ESTATE: return "call not allowed in the current state";
   case HYD_ENOOPTION: return "unknown option";
+  case HYD_EINTR: return "interrupted";
   default: return "unknown status";
   }
 }

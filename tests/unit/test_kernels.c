@@ -74,6 +74,7 @@ Test(kernels, lower_solvers_certify_distance_to_solution)
       for (int i = 0; i < 30; i++)
         x[i] = 0.0;
       hyd_lower_result res;
+      res.interrupt = NULL;
       char msg[HYD_ERRMSG_SIZE];
       hyd_lower_solve(p, 0, theta, &cfg, eps, x, work, 30, &res, msg);
       cr_assert_eq(res.status, HYD_OK);
@@ -106,6 +107,7 @@ Test(kernels, lower_solver_cap_is_reported)
   hyd_oracle_config_default(&cfg);
   cfg.lower_max_iter = 5;
   hyd_lower_result res;
+  res.interrupt = NULL;
   char msg[HYD_ERRMSG_SIZE];
   hyd_lower_solve(hyd_quadratic_problem(q), 0, theta, &cfg, 1e-12, x, work, 10,
                   &res, msg);

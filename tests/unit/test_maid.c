@@ -242,3 +242,54 @@ Test(maid, hoag_schedules_run_and_decrease_f)
   }
   hyd_quadratic_destroy(q);
 }
+
+/* An interrupt that arrives in the middle of a lower-level solve (as a
+ * signal does) ends that solve at its next iteration: the run stops with
+ * "interrupted" instead of finishing a solve that may take minutes. */
+typedef struct interrupting {
+  const hyd_problem *inner;
+  hyd_maid *solver;
+  long calls, interrupt_at, calls_after;
+} interrupting;
+
+static interrupting the_interrupting;
+
+static int grad_then_interrupt(void *ctx, size_t i, const double *theta,
+                               const double *x, double *value, double *grad)
+{
+  interrupting *t = &the_interrupting;
+  (void)ctx;
+  if (++t->calls == t->interrupt_at)
+    hyd_maid_interrupt(t->solver);
+  if (t->calls > t->interrupt_at)
+    t->calls_after++;
+  return t->inner->lower_grad(t->inner->ctx, i, theta, x, value, grad);
+}
+
+Test(maid, interrupt_cuts_a_long_lower_level_solve_short)
+{
+  hyd_quadratic *q;
+  cr_assert_eq(hyd_quadratic_generate(&q, 300, 30, 5, 1e4, 10.0, 0.1, 4,
+                                      NULL), HYD_OK);
+  hyd_problem p = *hyd_quadratic_problem(q);
+  the_interrupting = (interrupting){hyd_quadratic_problem(q), NULL, 0, 50, 0};
+  p.lower_grad = grad_then_interrupt;
+  /* Plain gradient descent at condition 1e4 and eps 1e-12: one solve takes
+   * hundreds of thousands of iterations. */
+  const char *opts[] = {"lower.method", "gd", "eps0", "1e-12", "delta0",
+                        "1e-12", "eps_min", "1e-14", NULL};
+  hyd_maid *s = make_solver(&p, opts);
+  the_interrupting.solver = s;
+  cr_assert_eq(hyd_maid_setup(s), HYD_OK);
+  cr_assert_eq(hyd_maid_iterate(s), HYD_OK, "%s", hyd_maid_errmsg(s));
+  cr_expect_eq(hyd_maid_stop_reason(s), HYD_STOP_INTERRUPTED);
+  cr_expect_leq(the_interrupting.calls_after, 1,
+                "%ld gradient calls after the interrupt",
+                the_interrupting.calls_after);
+  hyd_maid_info info;
+  hyd_maid_get_info(s, &info);
+  cr_expect_eq(info.iter, 0);
+  cr_expect_eq(hyd_maid_iterate(s), HYD_OK, "a stopped solver stays stopped");
+  hyd_maid_destroy(s);
+  hyd_quadratic_destroy(q);
+}

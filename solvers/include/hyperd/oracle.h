@@ -18,6 +18,7 @@
 #ifndef HYPERD_ORACLE_H
 #define HYPERD_ORACLE_H
 
+#include <signal.h>
 #include <stddef.h>
 #include <hyperd/problem.h>
 #include <hyperd/status.h>
@@ -145,6 +146,11 @@ int hyd_sample_solve_trial(hyd_sample *s, const hyd_oracle_config *cfg,
  * profile's g_old at the unsolved start). */
 int hyd_sample_upper_now(hyd_sample *s, double *g);
 
+/* While *flag is non-zero, the sample's solves give up at their next
+ * iteration with HYD_EINTR (flag borrowed; NULL: never). */
+void hyd_sample_set_interrupt(hyd_sample *s,
+                              const volatile sig_atomic_t *flag);
+
 /* Makes trial `slot` the current point. */
 int hyd_sample_accept(hyd_sample *s, size_t slot);
 
@@ -214,6 +220,10 @@ int hyd_serial_oracle_create(hyd_serial_oracle **out,
                              const hyd_problem *problem,
                              const double *theta0, const hyd_allocator *alloc);
 void hyd_serial_oracle_destroy(hyd_serial_oracle *o);
+/* Solves give up with HYD_EINTR once *flag is non-zero (hyd_maid does this
+ * for the oracle it creates itself, with its hyd_maid_interrupt flag). */
+void hyd_serial_oracle_set_interrupt(hyd_serial_oracle *o,
+                                     const volatile sig_atomic_t *flag);
 hyd_oracle hyd_serial_oracle_as_oracle(hyd_serial_oracle *o);
 
 #ifdef __cplusplus

@@ -19,7 +19,8 @@ enum hyd_status {
   HYD_ECALLBACK = 3,  /* a user callback returned non-zero */
   HYD_ENONFINITE = 4, /* a callback produced NaN or Inf */
   HYD_ESTATE = 5,     /* not allowed in the object's current state */
-  HYD_ENOOPTION = 6   /* unknown option name */
+  HYD_ENOOPTION = 6,  /* unknown option name */
+  HYD_EINTR = 7       /* a solve was cut short by hyd_maid_interrupt */
 };
 
 /* Static English text for a status code; never NULL. */
