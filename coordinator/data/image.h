@@ -32,6 +32,12 @@ int hyd_pgm_read(const char *path, hyd_image *img, char *err, size_t errsz);
  * conversion PIL's convert("L") and most image tools use; alpha is ignored. */
 int hyd_png_read(const char *path, hyd_image *img, char *err, size_t errsz);
 
+/* Writes img as an 8-bit gray PNG (path ending in ".png") or binary PGM
+ * (anything else), values clipped to [0, 1]; atomically (temporary file,
+ * then rename). */
+int hyd_image_write(const char *path, const hyd_image *img, char *err,
+                    size_t errsz);
+
 /* Chooses the reader from the file's magic bytes (PGM P5 or PNG). */
 int hyd_image_read(const char *path, hyd_image *img, char *err, size_t errsz);
 

@@ -328,3 +328,33 @@ Test(png, transparency_chunks_are_ignored) {
     hyd_image_free(&img);
   }
 }
+
+/* hyd_image_write: PNG and PGM written, read back with the readers, equal
+ * to the input quantised to 8 bits; clipping; a bad path leaves nothing. */
+Test(image_write, png_and_pgm_round_trip)
+{
+  enum { W = 7, H = 5 };
+  double px[W * H];
+  for (int k = 0; k < W * H; k++)
+    px[k] = (double)k / (W * H - 1) * 1.4 - 0.2; /* spans below 0 and above 1 */
+  hyd_image img = {W, H, px};
+  const char *names[] = {"/tmp/hyd_write_test.png", "/tmp/hyd_write_test.pgm"};
+  for (int f = 0; f < 2; f++) {
+    char err[256];
+    cr_assert_eq(hyd_image_write(names[f], &img, err, sizeof err), 0, "%s", err);
+    hyd_image back;
+    cr_assert_eq(hyd_image_read(names[f], &back, err, sizeof err), 0, "%s", err);
+    cr_expect_eq(back.width, (size_t)W);
+    cr_expect_eq(back.height, (size_t)H);
+    for (int k = 0; k < W * H; k++) {
+      double want = px[k] < 0 ? 0 : (px[k] > 1 ? 1 : px[k]);
+      cr_expect_leq(fabs(back.pixels[k] - want), 0.5 / 255 + 1e-12,
+                    "pixel %d: %g vs %g", k, back.pixels[k], want);
+    }
+    hyd_image_free(&back);
+    remove(names[f]);
+  }
+  char err[256];
+  cr_expect_neq(hyd_image_write("/nonexistent-dir/x.png", &img, err, sizeof err), 0);
+  cr_expect_neq(err[0], '\0');
+}
