@@ -18,7 +18,7 @@
 typedef struct tv_owner {
   hyd_tv *train, *test;     /* test: held-out images, may be NULL */
   size_t n_train, n_test, height, width;
-  double *noisy;            /* (n_train + n_test) images, train first */
+  double *noisy, *clean;    /* (n_train + n_test) images, train first */
 } tv_owner;
 
 static void tv_destroy(void *p)
@@ -27,24 +27,34 @@ static void tv_destroy(void *p)
   hyd_tv_destroy(o->train);
   hyd_tv_destroy(o->test);
   free(o->noisy);
+  free(o->clean);
   free(o);
 }
 
-/* Mean PSNR of the noisy images and of the reconstructions at theta. */
-static void psnr_of(hyd_tv *tv, size_t count, const double *noisy,
-                    const double *theta, size_t n, double *noisy_db,
-                    double *recon_db)
+/* PSNR in dB of x against c (n pixels), peak 1, x clipped to [0, 1] as
+ * hyd_tv_psnr does. */
+static double psnr_clipped(const double *x, const double *c, size_t n)
+{
+  double sum = 0.0;
+  for (size_t j = 0; j < n; j++) {
+    double v = x[j] < 0.0 ? 0.0 : (x[j] > 1.0 ? 1.0 : x[j]);
+    sum += (v - c[j]) * (v - c[j]);
+  }
+  return sum > 0.0 ? 10.0 * log10((double)n / sum) : HUGE_VAL;
+}
+
+void hyd_denoise_psnr(const hyd_problem *prob, size_t count,
+                      const double *noisy, const double *clean,
+                      const double *theta, size_t n, double *noisy_db,
+                      double *recon_db)
 {
   double *x = malloc(n * sizeof *x);
   *noisy_db = *recon_db = 0.0;
   for (size_t i = 0; x && i < count; i++) {
-    double a, b;
-    hyd_tv_psnr(tv, i, noisy + i * n, &a);
     memcpy(x, noisy + i * n, n * sizeof *x);
-    hyd_solve_lower(hyd_tv_problem(tv), i, theta, 1e-6, x, NULL, NULL);
-    hyd_tv_psnr(tv, i, x, &b);
-    *noisy_db += a / (double)count;
-    *recon_db += b / (double)count;
+    hyd_solve_lower(prob, i, theta, 1e-6, x, NULL, NULL);
+    *noisy_db += psnr_clipped(noisy + i * n, clean + i * n, n) / (double)count;
+    *recon_db += psnr_clipped(x, clean + i * n, n) / (double)count;
   }
   free(x);
 }
@@ -55,11 +65,14 @@ static void tv_report(void *p, const double *theta, FILE *out)
   size_t n = o->height * o->width;
   double a, b;
   fprintf(out, "lambda = %.6g, nu = %.6g\n", exp(theta[0]), exp(theta[1]));
-  psnr_of(o->train, o->n_train, o->noisy, theta, n, &a, &b);
+  hyd_denoise_psnr(hyd_tv_problem(o->train), o->n_train, o->noisy, o->clean,
+                   theta, n, &a, &b);
   fprintf(out, "mean PSNR on the %zu training images: noisy %.2f dB, "
           "denoised %.2f dB\n", o->n_train, a, b);
   if (o->test) {
-    psnr_of(o->test, o->n_test, o->noisy + o->n_train * n, theta, n, &a, &b);
+    hyd_denoise_psnr(hyd_tv_problem(o->test), o->n_test,
+                     o->noisy + o->n_train * n, o->clean + o->n_train * n,
+                     theta, n, &a, &b);
     fprintf(out, "mean PSNR on the %zu held-out images: noisy %.2f dB, "
             "denoised %.2f dB\n", o->n_test, a, b);
   }
@@ -116,8 +129,7 @@ static int list_images(const char *folder, char ***paths, size_t *count,
   return 0;
 }
 
-/* Loads images + seeded noise into clean/noisy (image-major). */
-static int load_folder(const char *folder, double sigma, unsigned long seed,
+int hyd_load_image_folder(const char *folder, double sigma, unsigned long seed,
                        size_t *n_images, size_t *h, size_t *w, double **clean,
                        double **noisy, cJSON *sums, char *err, size_t errsz)
 {
@@ -269,7 +281,7 @@ int hyd_build_tv(const cJSON *spec, const char *dir, const char *where,
   cJSON *sums = cJSON_CreateObject();
   size_t n = 0, h = 0, w = 0;
   double *clean = NULL, *noisy = NULL;
-  rc = images ? load_folder(folder, sigma, (unsigned long)seed, &n, &h, &w,
+  rc = images ? hyd_load_image_folder(folder, sigma, (unsigned long)seed, &n, &h, &w,
                             &clean, &noisy, sums, err, errsz)
               : load_reference(folder, &n, &h, &w, &clean, &noisy, sums, err,
                                errsz);
@@ -296,19 +308,21 @@ int hyd_build_tv(const cJSON *spec, const char *dir, const char *where,
   if (!trc && train < n)
     trc = hyd_tv_create(&o->test, n - train, h, w, noisy + train * px,
                         clean + train * px, 0, NULL);
-  free(clean);
   if (trc) {
     snprintf(err, errsz, "%s: %s", where, hyd_strerror(trc));
-    if (o)
+    if (o) {
       o->noisy = noisy;
-    else
-      free(noisy);
-    if (o)
+      o->clean = clean;
       tv_destroy(o);
+    } else {
+      free(noisy);
+      free(clean);
+    }
     cJSON_Delete(sums);
     return trc == HYD_ENOMEM ? 1 : 2;
   }
   o->noisy = noisy;
+  o->clean = clean;
   o->n_train = train;
   o->n_test = n - train;
   o->height = h;

@@ -166,6 +166,7 @@ static const struct {
   builder build;
 } builders[] = {{"quadratic", build_quadratic},
                 {"tv", hyd_build_tv},
+                {"foe", hyd_build_foe},
                 {"logistic", hyd_build_logistic}};
 
 int hyd_problem_build(const cJSON *spec, const char *dir, const char *origin,

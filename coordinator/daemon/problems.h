@@ -16,6 +16,9 @@ typedef struct hyd_built_problem {
   /* Optional: a line or two about theta for the final report (exact f,
    * PSNR, test accuracy, ...). */
   void (*report)(void *owner, const double *theta, FILE *out);
+  /* Optional: the problem's own starting point (n_theta values, owned by
+   * owner), used when the study gives no theta0 (FoE's seeded filters). */
+  const double *theta0;
   char type[32];
   char summary[160];          /* "quadratic 1000 x 10 (reference instance)" */
   cJSON *checksums;           /* {"file": "sha256", ...} (owned) */

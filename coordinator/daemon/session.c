@@ -120,6 +120,8 @@ int hyd_session_prepare(hyd_session *s, char *err, size_t errsz)
       for (const cJSON *v = st->theta0->child; v; v = v->next)
         s->theta_buf[j++] = v->valuedouble;
     }
+  } else if (s->built.theta0) {
+    memcpy(s->theta_buf, s->built.theta0, p * sizeof *s->theta_buf);
   }
   hyd_maid_set_theta0(s->solver, s->theta_buf);
   return 0;

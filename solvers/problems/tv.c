@@ -46,7 +46,7 @@
 #include "internal.h"
 
 /* Doubles of scratch per sample: the exact-||B|| sweep needs two weight
- * sets of three rows each. */
+ * sets of three rows each (sweep needs 3W + 1 <= 6W). */
 #define TV_SCRATCH_ROWS 6
 
 /* Relative inflation of the computed ||B|| so that rounding in its sums
@@ -83,6 +83,43 @@ static double row_phi1(size_t len, const double *a, const double *b,
     }
   }
   return sum;
+}
+
+/* Both edge sets of one row that has a row below (xn): vertical edge c
+ * from xr[c] to xn[c] (c < W) into vw, horizontal edge c from xr[c] to
+ * xr[c + 1] (c < W - 1) into hw. The two edges leaving a pixel share one
+ * division: q = 1/(s_v s_h), 1/s_v = s_h q, 1/s_h = s_v q (s >= nu >=
+ * sqrt(DBL_MIN), so s_v s_h does not underflow; it overflows only where
+ * t^2 already does). hvp: vw, hw = phi''(t) (D v) = nu^2 (D v) / s^3 with
+ * the direction's rows vr, vn; else phi'(t) = t / s. One square root per
+ * edge and one division per pixel instead of one of each per edge. */
+static void row_pair(size_t W, const double *restrict xr,
+                     const double *restrict xn, const double *restrict vr,
+                     const double *restrict vn, double nu2, int hvp,
+                     double *restrict vw, double *restrict hw)
+{
+  size_t last = W - 1;
+  if (hvp) {
+    for (size_t c = 0; c < last; c++) {
+      double tv = xn[c] - xr[c], th = xr[c + 1] - xr[c];
+      double sv = sqrt(tv * tv + nu2), sh = sqrt(th * th + nu2);
+      double q = 1.0 / (sv * sh), rv = sh * q, rh = sv * q;
+      vw[c] = nu2 * (vn[c] - vr[c]) * (rv * rv * rv);
+      hw[c] = nu2 * (vr[c + 1] - vr[c]) * (rh * rh * rh);
+    }
+    double t = xn[last] - xr[last], s2 = t * t + nu2;
+    vw[last] = nu2 * (vn[last] - vr[last]) / (s2 * sqrt(s2));
+  } else {
+    for (size_t c = 0; c < last; c++) {
+      double tv = xn[c] - xr[c], th = xr[c + 1] - xr[c];
+      double sv = sqrt(tv * tv + nu2), sh = sqrt(th * th + nu2);
+      double q = 1.0 / (sv * sh);
+      vw[c] = tv * (sh * q);
+      hw[c] = th * (sv * q);
+    }
+    double t = xn[last] - xr[last];
+    vw[last] = t / sqrt(t * t + nu2);
+  }
 }
 
 /* phi''(t) * (D v)_e */
@@ -122,30 +159,28 @@ static void row_psi(size_t len, const double *a, const double *b, double nu2,
 
 /* out = bs (base_a - base_b) + k (D^T w) restricted to one row, where vprev
  * are the weights of the vertical edges entering the row, vcur those
- * leaving it, hw the horizontal ones (hw[W-1] = 0). base_a/base_b may be
- * NULL; bs is 1/N with HYD_TV_REFERENCE_SCALING, else 1. */
-static void combine_row(size_t W, double k, double bs, const double *vprev,
-                        const double *vcur, const double *hw,
-                        const double *base_a, const double *base_b,
-                        double *out)
+ * leaving it, hl the horizontal ones shifted by one: hl[c] enters pixel c
+ * from the left, hl[c + 1] leaves it (hl[0] = hl[W] = 0), so that no value
+ * is carried from one column to the next and the loops vectorise.
+ * base_a/base_b may be NULL; bs is 1/N with HYD_TV_REFERENCE_SCALING,
+ * else 1. */
+static void combine_row(size_t W, double k, double bs,
+                        const double *restrict vprev,
+                        const double *restrict vcur,
+                        const double *restrict hl,
+                        const double *restrict base_a,
+                        const double *restrict base_b, double *restrict out)
 {
-  double left = 0.0; /* weight of the edge entering from the left */
   if (base_a && base_b) {
-    for (size_t c = 0; c < W; c++) {
+    for (size_t c = 0; c < W; c++)
       out[c] = bs * (base_a[c] - base_b[c]) +
-               k * (vprev[c] - vcur[c] + left - hw[c]);
-      left = hw[c];
-    }
+               k * (vprev[c] - vcur[c] + hl[c] - hl[c + 1]);
   } else if (base_a) {
-    for (size_t c = 0; c < W; c++) {
-      out[c] = bs * base_a[c] + k * (vprev[c] - vcur[c] + left - hw[c]);
-      left = hw[c];
-    }
+    for (size_t c = 0; c < W; c++)
+      out[c] = bs * base_a[c] + k * (vprev[c] - vcur[c] + hl[c] - hl[c + 1]);
   } else {
-    for (size_t c = 0; c < W; c++) {
-      out[c] = k * (vprev[c] - vcur[c] + left - hw[c]);
-      left = hw[c];
-    }
+    for (size_t c = 0; c < W; c++)
+      out[c] = k * (vprev[c] - vcur[c] + hl[c] - hl[c + 1]);
   }
 }
 
@@ -162,28 +197,36 @@ typedef struct sweep_args {
 } sweep_args;
 
 /* out = scale (base - minus) + k D^T w(x), w per mode; one pass over the image.
- * buf: 3W doubles. Returns sum_e s_e when want_sum. */
+ * buf: 3W + 1 doubles. Returns sum_e s_e when want_sum. */
 static double sweep(const hyd_tv *tv, double *buf, const sweep_args *a,
                     double *out)
 {
   size_t H = tv->H, W = tv->W;
-  double *vprev = buf, *vcur = buf + W, *hw = buf + 2 * W;
+  /* hl: W + 1 doubles, hl[0] = hl[W] = 0, the row kernels fill
+   * hw = hl + 1 (W - 1 edges) */
+  double *vprev = buf, *vcur = buf + W, *hl = buf + 2 * W, *hw = hl + 1;
   double sum = 0.0;
   memset(vprev, 0, W * sizeof *vprev);
-  hw[W - 1] = 0.0;
+  hl[0] = hl[W] = 0.0;
   for (size_t r = 0; r < H; r++) {
     const double *xr = a->x + r * W;
     int last = (r + 1 == H);
     switch (a->mode) {
     case SWEEP_GRAD:
+      if (!last && !a->want_sum) {
+        row_pair(W, xr, xr + W, NULL, NULL, a->nu2, 0, vcur, hw);
+        break;
+      }
       if (!last)
         sum += row_phi1(W, xr, xr + W, a->nu2, vcur, a->want_sum);
       sum += row_phi1(W - 1, xr, xr + 1, a->nu2, hw, a->want_sum);
       break;
     case SWEEP_HVP: {
       const double *vr = a->v + r * W;
-      if (!last)
-        row_phi2(W, xr, xr + W, vr, vr + W, a->nu2, vcur);
+      if (!last) {
+        row_pair(W, xr, xr + W, vr, vr + W, a->nu2, 1, vcur, hw);
+        break;
+      }
       row_phi2(W - 1, xr, xr + 1, vr, vr + 1, a->nu2, hw);
       break;
     }
@@ -195,7 +238,7 @@ static double sweep(const hyd_tv *tv, double *buf, const sweep_args *a,
     }
     if (last)
       memset(vcur, 0, W * sizeof *vcur);
-    combine_row(W, a->k, tv->scale, vprev, vcur, hw, a->base ? a->base + r * W : NULL,
+    combine_row(W, a->k, tv->scale, vprev, vcur, hl, a->base ? a->base + r * W : NULL,
                 a->minus ? a->minus + r * W : NULL, out + r * W);
     double *tmp = vprev;
     vprev = vcur;
