@@ -28,6 +28,7 @@ static const struct {
     {"best", hyd_cli_best, "the best iteration of a study"},
     {"export", hyd_cli_export, "a study as CSV, JSON or an Optuna storage"},
     {"plot", hyd_cli_plot, "convergence plots of a study (SVG, PNG)"},
+    {"images", hyd_cmd_images, "denoising studies: clean | noisy | denoised pictures"},
     {"data", hyd_cli_data, "fetch, list and verify data sets"},
 };
 

@@ -8,6 +8,7 @@ int hyd_cmd_run(int argc, char **argv);
 int hyd_cmd_resume(int argc, char **argv);
 int hyd_cmd_submit(int argc, char **argv);
 int hyd_cmd_serve(int argc, char **argv);
+int hyd_cmd_images(int argc, char **argv);
 
 /* Number of MPI ranks of this job (1 without mpirun). */
 int hyd_command_ranks(void);

@@ -181,6 +181,11 @@ int hyd_build_foe(const cJSON *spec, const char *dir, const char *where,
   out->owner = o;
   out->destroy = foe_destroy;
   out->report = foe_report;
+  out->images = (hyd_denoise_view){hyd_foe_problem(o->train),
+                                   o->test ? hyd_foe_problem(o->test) : NULL,
+                                   o->n_train, o->n_test, h, w, o->noisy,
+                                   o->clean};
+  out->has_images = 1;
   out->theta0 = o->theta0;
   out->checksums = sums;
   snprintf(out->summary, sizeof out->summary,

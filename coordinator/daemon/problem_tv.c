@@ -331,6 +331,11 @@ int hyd_build_tv(const cJSON *spec, const char *dir, const char *where,
   out->owner = o;
   out->destroy = tv_destroy;
   out->report = tv_report;
+  out->images = (hyd_denoise_view){hyd_tv_problem(o->train),
+                                   o->test ? hyd_tv_problem(o->test) : NULL,
+                                   o->n_train, o->n_test, h, w, o->noisy,
+                                   o->clean};
+  out->has_images = 1;
   out->checksums = sums;
   snprintf(out->summary, sizeof out->summary,
            "TV denoising, %zu training + %zu held-out images of %zu x %zu%s",

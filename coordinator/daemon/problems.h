@@ -9,6 +9,15 @@
 #include <cjson/cJSON.h>
 #include <hyperd/problem.h>
 
+/* What a denoising problem shows of its images (for `hyperd images`):
+ * clean and noisy images, training ones first, and the problems whose
+ * lower levels reconstruct them (test may be NULL). Borrowed from owner. */
+typedef struct hyd_denoise_view {
+  const hyd_problem *train, *test;
+  size_t n_train, n_test, height, width;
+  const double *noisy, *clean;
+} hyd_denoise_view;
+
 typedef struct hyd_built_problem {
   const hyd_problem *problem; /* borrowed from owner */
   void *owner;
@@ -19,6 +28,9 @@ typedef struct hyd_built_problem {
   /* Optional: the problem's own starting point (n_theta values, owned by
    * owner), used when the study gives no theta0 (FoE's seeded filters). */
   const double *theta0;
+  /* Optional: the images of a denoising problem. */
+  hyd_denoise_view images;
+  int has_images;
   char type[32];
   char summary[160];          /* "quadratic 1000 x 10 (reference instance)" */
   cJSON *checksums;           /* {"file": "sha256", ...} (owned) */

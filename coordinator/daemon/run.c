@@ -206,25 +206,6 @@ int hyd_cmd_run(int argc, char **argv)
   return rc;
 }
 
-/* Rebuilds the session of a stored study from its stored study file. */
-static int reload(hyd_session *s, const hyd_store_study *row, char *err,
-                  size_t errsz)
-{
-  cJSON *opts = cJSON_Parse(row->options_json ? row->options_json : "{}");
-  const cJSON *dir = cJSON_GetObjectItemCaseSensitive(opts, "study_dir");
-  int rc = hyd_study_parse(row->study_json,
-                           cJSON_IsString(dir) ? dir->valuestring : ".",
-                           row->name, &s->study, err, errsz);
-  cJSON_Delete(opts);
-  if (rc)
-    return rc;
-  free(s->study.name);
-  s->study.name = strdup(row->name);
-  if (!s->study.name)
-    return 1;
-  return hyd_session_prepare(s, err, errsz);
-}
-
 int hyd_cmd_resume(int argc, char **argv)
 {
   cli_args a;
@@ -267,7 +248,7 @@ int hyd_cmd_resume(int argc, char **argv)
   }
   char err[ERRSZ];
   s.study_id = row.id;
-  rc = reload(&s, &row, err, sizeof err);
+  rc = hyd_session_load_stored(&s, &row, err, sizeof err);
   hyd_store_study_clear(&row);
   if (rc) {
     fprintf(stderr, "hyperd resume: %s\n", err);

@@ -39,17 +39,7 @@ static int run_one(hyd_store *st, int64_t id, int quiet, const char *webhook)
     return 1;
   }
   char err[1024];
-  cJSON *opts = cJSON_Parse(row.options_json ? row.options_json : "{}");
-  const cJSON *dir = cJSON_GetObjectItemCaseSensitive(opts, "study_dir");
-  int rc = hyd_study_parse(row.study_json,
-                           cJSON_IsString(dir) ? dir->valuestring : ".",
-                           row.name, &s.study, err, sizeof err);
-  cJSON_Delete(opts);
-  if (!rc) {
-    free(s.study.name);
-    s.study.name = strdup(row.name);
-    rc = s.study.name ? hyd_session_prepare(&s, err, sizeof err) : 1;
-  }
+  int rc = hyd_session_load_stored(&s, &row, err, sizeof err);
   hyd_store_study_clear(&row);
   if (rc) {
     /* The data or the file changed since it was queued: fail this study,

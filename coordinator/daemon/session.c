@@ -127,6 +127,24 @@ int hyd_session_prepare(hyd_session *s, char *err, size_t errsz)
   return 0;
 }
 
+int hyd_session_load_stored(hyd_session *s, const hyd_store_study *row,
+                            char *err, size_t errsz)
+{
+  cJSON *opts = cJSON_Parse(row->options_json ? row->options_json : "{}");
+  const cJSON *dir = cJSON_GetObjectItemCaseSensitive(opts, "study_dir");
+  int rc = hyd_study_parse(row->study_json,
+                           cJSON_IsString(dir) ? dir->valuestring : ".",
+                           row->name, &s->study, err, errsz);
+  cJSON_Delete(opts);
+  if (rc)
+    return rc;
+  free(s->study.name);
+  s->study.name = strdup(row->name);
+  if (!s->study.name)
+    return 1;
+  return hyd_session_prepare(s, err, errsz);
+}
+
 char *hyd_session_options_json(const hyd_session *s)
 {
   cJSON *root = cJSON_CreateObject();

@@ -32,6 +32,10 @@ typedef struct hyd_session {
 /* Builds the problem and the solver from a parsed study (options, theta0);
  * nothing is written anywhere. 0, or 2 / 1 with the message in err. */
 int hyd_session_prepare(hyd_session *s, char *err, size_t errsz);
+/* Parses a stored study (its study file text, and the folder it came
+ * from, kept in options_json) and prepares it as hyd_session_prepare. */
+int hyd_session_load_stored(hyd_session *s, const hyd_store_study *row,
+                            char *err, size_t errsz);
 /* The effective options as JSON text (malloc'ed), for the studies table. */
 char *hyd_session_options_json(const hyd_session *s);
 /* Sets the solver up with the store as its recorder; with `resume`
