@@ -26,7 +26,9 @@
  * does 2 of them + 6 flops of nonlinearity, the HVP 3 + 6; plus 3 flops per
  * pixel for x - y and the fit term (gradient) or the copy (HVP, 0).
  *
- * Times are the best of REPEATS passes (the machine is shared). Prints one
+ * Times are thread CPU time (CLOCK_THREAD_CPUTIME_ID), best of REPEATS
+ * passes: on a shared machine wall time also counts the waits for a core,
+ * which would make every figure depend on the other jobs. Prints one
  * Markdown section. */
 #include <math.h>
 #include <stdio.h>
@@ -223,7 +225,8 @@ int main(int argc, char **argv)
   double px_tv = (double)(m * n), px_foe = (double)(mf * n);
 
   printf("## Kernels: TV and Field of Experts against memory bandwidth\n\n");
-  printf("`bench_kernels` (bench/kernels), best of %d passes. Triad "
+  printf("`bench_kernels` (bench/kernels), best of %d passes, timed in "
+         "thread CPU time (the machine is shared). Triad "
          "a[i] = b[i] + s c[i] on 3 arrays of %d doubles (3 x %d MiB), "
          "best of %d: **%.2f GB/s** counted as 3 x 8 bytes per element "
          "(STREAM's convention; with the write-allocate read of a[] the "
