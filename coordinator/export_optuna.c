@@ -300,9 +300,11 @@ static void format_time(char *buf, size_t size, int64_t t0_us, double seconds) {
   int64_t y;
   int m, d;
   civil_from_days(day, &y, &m, &d);
-  (void)snprintf(buf, size, "%04lld-%02d-%02d %02d:%02d:%02d.%06d", (long long)y, m, d,
-                 (int)(rest / INT64_C(3600000000)), (int)(rest / 60000000 % 60),
-                 (int)(rest / 1000000 % 60), (int)(rest % 1000000));
+  int len = snprintf(buf, size, "%04lld-%02d-%02d %02d:%02d:%02d.%06d", (long long)y, m,
+                     d, (int)(rest / INT64_C(3600000000)), (int)(rest / 60000000 % 60),
+                     (int)(rest / 1000000 % 60), (int)(rest % 1000000));
+  if (len < 0 || (size_t)len >= size) /* cannot happen for years 0..9999 */
+    buf[0] = '\0';
 }
 
 /* ---- attributes ---- */
@@ -452,7 +454,7 @@ static int write_iteration(writer *w, size_t index) {
   const hyd_store_iteration *it = &w->its[index];
   double start = wall_before(w, index);
   double end = isfinite(it->wall_seconds) ? it->wall_seconds : start;
-  int64_t id;
+  int64_t id = 0;
   if (begin_trial(w, isnan(it->g) ? "FAIL" : "COMPLETE", start, end, Q_VALUE, it->g,
                   it->theta, &id) != HYD_STORE_OK)
     return w->status;
@@ -495,7 +497,7 @@ static int write_evaluation(const hyd_store_evaluation *e, void *user) {
   double start = w->clock;
   if (isfinite(e->wall_seconds) && e->wall_seconds > 0)
     w->clock += e->wall_seconds;
-  int64_t id;
+  int64_t id = 0;
   if (begin_trial(w, e->failed ? "FAIL" : "PRUNED", start, w->clock, Q_INTERMEDIATE, e->g,
                   e->theta, &id) != HYD_STORE_OK)
     return 1;
