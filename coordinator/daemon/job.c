@@ -7,6 +7,7 @@
 
 #include "job.h"
 #include "mpi_oracle.h"
+#include "rowsplit.h"
 
 static int job_rank, job_size = 1, job_inited;
 
@@ -77,6 +78,18 @@ int hyd_job_start(hyd_session *s, char *err, size_t errsz)
              "data readable on every node?)");
     return 1;
   }
+  hyd_rowsplit *rs = hyd_rowsplit_of(s->built.problem);
+  if (rs) {
+    /* "parallel": "rows": one problem whose rows every rank shares; MAID
+     * keeps its serial oracle, the table's callbacks do the MPI work. */
+    int rrc = hyd_rowsplit_connect(rs, MPI_COMM_WORLD);
+    if (rrc != 0) {
+      snprintf(err, errsz, "connecting the row blocks failed: %s (%s)",
+               hyd_mpi_strerror(rrc), hyd_rowsplit_errmsg(rs));
+      return 1;
+    }
+    return 0;
+  }
   hyd_mpi_oracle *mo = NULL;
   int rc = hyd_mpi_oracle_create(&mo, s->built.problem, s->theta_buf,
                                  MPI_COMM_WORLD, NULL);
@@ -97,6 +110,9 @@ int hyd_job_start(hyd_session *s, char *err, size_t errsz)
 
 void hyd_job_stop(hyd_session *s)
 {
+  hyd_rowsplit *rs = hyd_rowsplit_of(s->built.problem);
+  if (rs && job_rank == 0)
+    hyd_rowsplit_shutdown(rs); /* nothing if it never connected */
   if (!s->mpi)
     return;
   hyd_mpi_oracle_shutdown(s->mpi);
@@ -138,7 +154,17 @@ static int serve_study(const header *h)
   free(dir);
   free(name);
   int status = 0;
-  if (agree(rc) == 0) {
+  hyd_rowsplit *rs = rc ? NULL : hyd_rowsplit_of(s.built.problem);
+  int built = agree(rc) == 0;
+  if (built && rs) {
+    /* row split: connect (collective, same status everywhere), serve */
+    if (hyd_rowsplit_connect(rs, MPI_COMM_WORLD) == 0 &&
+        hyd_rowsplit_serve(rs) != 0) {
+      fprintf(stderr, "hyperd (rank %d): %s\n", job_rank,
+              hyd_rowsplit_errmsg(rs));
+      status = 1;
+    }
+  } else if (built) {
     hyd_mpi_oracle *mo = NULL;
     int crc = hyd_mpi_oracle_create(&mo, s.built.problem, s.theta_buf,
                                     MPI_COMM_WORLD, NULL);

@@ -1,6 +1,17 @@
 /* The "logistic" problem type: multinomial logistic regression with
  * learned L2 weights on a numeric table (label in the last column) with a
- * fixed train / validation / test split, or K folds of the training rows. */
+ * fixed train / validation / test split, or K folds of the training rows;
+ * or on Fashion-MNIST ("data": "fashion": the first train_rows images of
+ * the IDX training set train, the next val_rows validate, the IDX test set
+ * tests; pixels / 255).
+ *
+ * "parallel": "rows" (one fold only) splits the training and validation
+ * rows across the ranks of an MPI job (workers/rowsplit.h): each rank
+ * builds a problem over its block, rank 0 gets the row-split table, and
+ * job.c connects the blocks when the study starts. With one process (no
+ * mpirun) the key changes nothing: the serial problem is built. "none"
+ * (the default) keeps the whole problem on every rank (the sample-parallel
+ * MPI oracle, which has one sample to place when folds = 1). */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -8,8 +19,11 @@
 #include <hyperd/logistic.h>
 #include <hyperd/oracle.h>
 
+#include "data/raw.h"
 #include "data/sha256.h"
 #include "data/table.h"
+#include "job.h"
+#include "rowsplit.h"
 #include "problem_types.h"
 #include "study.h"
 
@@ -17,22 +31,56 @@ typedef struct lr_owner {
   hyd_logistic *lr;    /* the study's problem (one fold per sample) */
   hyd_logistic *final; /* train -> validation, for the report (may be lr) */
   size_t *test, n_test, *val, n_val, d, classes;
+  hyd_rowsplit *rs;    /* "parallel": "rows" under mpirun: lr is the block */
+  double *X;           /* the data lr borrows */
+  int *labels;
 } lr_owner;
 
 static void lr_destroy(void *p)
 {
   lr_owner *o = p;
+  hyd_rowsplit_destroy(o->rs);
   if (o->final != o->lr)
     hyd_logistic_destroy(o->final);
   hyd_logistic_destroy(o->lr);
   free(o->test);
   free(o->val);
+  free(o->X);
+  free(o->labels);
   free(o);
+}
+
+/* Row split: the lower level through the connected ranks, then loss and
+ * accuracy summed over every rank's validation and test rows. */
+static void lr_report_rows(lr_owner *o, const double *theta, FILE *out)
+{
+  size_t n = o->d * o->classes, nv = 0, nt = 0;
+  double *W = calloc(n, sizeof *W), vl, va, tl = NAN, ta = NAN;
+  const hyd_problem *prob = hyd_rowsplit_problem(o->rs);
+  if (W && hyd_rowsplit_connected(o->rs) &&
+      hyd_solve_lower(prob, 0, theta, 1e-8, W, NULL, NULL) == HYD_OK &&
+      hyd_rowsplit_evaluate(o->rs, W, 0, &vl, &va, &nv) == HYD_OK) {
+    hyd_rowsplit_evaluate(o->rs, W, 1, &tl, &ta, &nt);
+    fprintf(out, "validation: loss %.6f, accuracy %.4f;  test: loss %.6f, "
+            "accuracy %.4f  (%zu / %zu rows, split over the ranks)\n", vl, va,
+            tl, ta, nv, nt);
+  }
+  free(W);
 }
 
 static void lr_report(void *p, const double *theta, FILE *out)
 {
   lr_owner *o = p;
+  if (o->rs) {
+    lr_report_rows(o, theta, out);
+    if (hyd_rowsplit_problem(o->rs)->n_theta <= 4) {
+      fprintf(out, "L2 weights e^theta =");
+      for (size_t j = 0; j < hyd_rowsplit_problem(o->rs)->n_theta; j++)
+        fprintf(out, " %.6g", exp(theta[j]));
+      fprintf(out, "\n");
+    }
+    return;
+  }
   size_t n = o->d * o->classes;
   double *W = calloc(n, sizeof *W);
   if (!W)
@@ -80,36 +128,164 @@ static int read_split(const cJSON *split, const char *dir, const char *where,
   return 0;
 }
 
-int hyd_build_logistic(const cJSON *spec, const char *dir, const char *where,
-                       hyd_built_problem *out, char *err, size_t errsz)
+#define FASHION_DIR "/usr/share/datasets/fashion-mnist"
+
+/* This rank's block of a row-split study (one fold): its slices of the
+ * training and validation rows, the test rows' slice for the report. */
+static int build_block(lr_owner *o, size_t rows, size_t d, size_t classes,
+                       const size_t *train, size_t n_train, int grouping,
+                       const char *where, char *err, size_t errsz)
 {
-  static const char *const keys[] = {"type", "table", "feature_scale",
-                                     "split", "grouping", "folds", NULL};
+  int rank = hyd_job_rank(), size = hyd_job_size();
+  if (n_train < (size_t)size || o->n_val < (size_t)size) {
+    snprintf(err, errsz, "%s: parallel: rows needs a training and a "
+             "validation row per rank (%zu and %zu rows, %d ranks)", where,
+             n_train, o->n_val, size);
+    return 2;
+  }
+  size_t tlo, thi, vlo, vhi, xlo, xhi;
+  hyd_rowsplit_block(n_train, rank, size, &tlo, &thi);
+  hyd_rowsplit_block(o->n_val, rank, size, &vlo, &vhi);
+  hyd_rowsplit_block(o->n_test, rank, size, &xlo, &xhi);
+  hyd_logistic_fold f = {train + tlo, thi - tlo, o->val + vlo, vhi - vlo};
+  int lrc = hyd_logistic_create(&o->lr, rows, d, classes, o->X, o->labels, 1,
+                                &f, grouping,
+                                HYD_LOGISTIC_BORROW_DATA |
+                                    HYD_LOGISTIC_NO_BOUNDS,
+                                NULL);
+  o->final = o->lr;
+  const size_t *ev[2] = {o->val + vlo, o->test ? o->test + xlo : NULL};
+  size_t nev[2] = {vhi - vlo, xhi - xlo};
+  if (!lrc)
+    lrc = hyd_rowsplit_prepare(&o->rs, o->lr, ev, nev, NULL);
+  if (lrc) {
+    snprintf(err, errsz, "%s: %s (row block of rank %d)", where,
+             hyd_strerror(lrc), rank);
+    return lrc == HYD_ENOMEM ? 1 : 2;
+  }
+  return 0;
+}
+
+/* Fashion-MNIST from the IDX files: rows train_rows + val_rows (from the
+ * training set, in file order) + test_rows (the test set), 784 pixels / 255,
+ * 10 classes; train indices into *train. */
+static int load_fashion(const cJSON *spec, const char *dir, const char *where,
+                        lr_owner *o, size_t *rows, size_t *d, size_t *classes,
+                        size_t **train, size_t *n_train, cJSON *sums,
+                        char *err, size_t errsz)
+{
+  size_t ntr = 10000, nval = 5000, ntest = 10000;
+  const char *fdir = FASHION_DIR;
+  static const char *const names[] = {"train-images-idx3-ubyte.gz",
+                                      "train-labels-idx1-ubyte.gz",
+                                      "t10k-images-idx3-ubyte.gz",
+                                      "t10k-labels-idx1-ubyte.gz"};
+  int rc = hyd_json_get_string(spec, where, "dir", 0, &fdir, err, errsz);
+  if (!rc && cJSON_GetObjectItemCaseSensitive(spec, "train_rows"))
+    rc = hyd_json_get_count(spec, where, "train_rows", 1, &ntr, err, errsz);
+  if (!rc && cJSON_GetObjectItemCaseSensitive(spec, "val_rows"))
+    rc = hyd_json_get_count(spec, where, "val_rows", 1, &nval, err, errsz);
+  if (!rc && cJSON_GetObjectItemCaseSensitive(spec, "test_rows"))
+    rc = hyd_json_get_count(spec, where, "test_rows", 1, &ntest, err, errsz);
+  if (rc)
+    return rc;
+  hyd_idx idx[4];
+  memset(idx, 0, sizeof idx);
+  char path[4096], msg[512], hex[65];
+  for (int k = 0; k < 4 && !rc; k++) {
+    char rel[4200];
+    snprintf(rel, sizeof rel, "%s/%s", fdir, names[k]);
+    if (hyd_resolve_path(dir, rel, path, sizeof path) != 0) {
+      snprintf(err, errsz, "%s: dir: path too long", where);
+      rc = 2;
+    } else if (hyd_idx_read(path, &idx[k], msg, sizeof msg) != 0) {
+      snprintf(err, errsz, "%s: %s", where, msg);
+      rc = 2;
+    } else if (hyd_job_rank() == 0 &&
+               hyd_sha256_file(path, hex, msg, sizeof msg) == 0) {
+      cJSON_AddStringToObject(sums, path, hex);
+    }
+  }
+  size_t px = 0;
+  if (!rc) {
+    px = idx[0].ndim == 3 ? idx[0].dims[1] * idx[0].dims[2] : 0;
+    if (px == 0 || idx[2].ndim != 3 || idx[2].dims[1] * idx[2].dims[2] != px ||
+        idx[1].ndim != 1 || idx[1].dims[0] != idx[0].dims[0] ||
+        idx[3].ndim != 1 || idx[3].dims[0] != idx[2].dims[0]) {
+      snprintf(err, errsz, "%s: the Fashion-MNIST files in %s do not have "
+               "the IDX shapes of images and their labels", where, fdir);
+      rc = 2;
+    } else if (ntr == 0 || nval == 0 || ntr > idx[0].dims[0] ||
+               nval > idx[0].dims[0] - ntr || ntest > idx[2].dims[0]) {
+      snprintf(err, errsz, "%s: train_rows + val_rows must be in [2, %zu] "
+               "(each >= 1) and test_rows <= %zu", where, idx[0].dims[0],
+               idx[2].dims[0]);
+      rc = 2;
+    }
+  }
+  size_t n = ntr + nval + ntest;
+  if (!rc) {
+    o->X = malloc(n * px * sizeof *o->X);
+    o->labels = malloc(n * sizeof *o->labels);
+    *train = malloc(ntr * sizeof **train);
+    o->val = malloc(nval * sizeof *o->val);
+    o->test = malloc((ntest ? ntest : 1) * sizeof *o->test);
+    if (!o->X || !o->labels || !*train || !o->val || !o->test) {
+      snprintf(err, errsz, "out of memory");
+      rc = 1;
+    }
+  }
+  for (size_t r = 0; r < n && !rc; r++) {
+    /* rows [0, ntr + nval) of the training set, then the test set */
+    int te = r >= ntr + nval;
+    size_t src = te ? r - ntr - nval : r;
+    const uint8_t *img = idx[te ? 2 : 0].data + src * px;
+    for (size_t j = 0; j < px; j++)
+      o->X[r * px + j] = (double)img[j] / 255.0;
+    o->labels[r] = idx[te ? 3 : 1].data[src];
+    if (o->labels[r] > 9) {
+      snprintf(err, errsz, "%s: label %d out of range 0..9", where,
+               o->labels[r]);
+      rc = 2;
+    }
+    if (r < ntr)
+      (*train)[r] = r;
+    else if (!te)
+      o->val[r - ntr] = r;
+    else
+      o->test[r - ntr - nval] = r;
+  }
+  for (int k = 0; k < 4; k++)
+    hyd_idx_free(&idx[k]);
+  if (rc)
+    return rc;
+  *rows = n;
+  *d = px;
+  *classes = 10;
+  *n_train = ntr;
+  o->n_val = nval;
+  o->n_test = ntest;
+  return 0;
+}
+
+/* A CSV table with split files: X, labels (owned by o), the index lists. */
+static int load_table(const cJSON *spec, const char *dir, const char *where,
+                      lr_owner *o, size_t *rows_out, size_t *d_out,
+                      size_t *classes_out, size_t **train, size_t *n_train,
+                      cJSON *sums, char *err, size_t errsz)
+{
   static const char *const split_keys[] = {"train", "val", "test", "scaler",
                                            NULL};
-  int rc = hyd_json_check_keys(spec, where, keys, err, errsz);
-  const char *table = NULL, *grouping_name = "scalar";
+  const char *table = NULL;
   double scale = 1.0;
-  size_t folds = 1;
-  if (!rc)
-    rc = hyd_json_get_string(spec, where, "table", 1, &table, err, errsz);
-  if (!rc)
-    rc = hyd_json_get_string(spec, where, "grouping", 0, &grouping_name, err,
-                             errsz);
+  int rc = hyd_json_get_string(spec, where, "table", 1, &table, err, errsz);
   if (!rc)
     rc = hyd_json_get_number(spec, where, "feature_scale", 0, &scale, err,
                              errsz);
-  if (!rc && cJSON_GetObjectItemCaseSensitive(spec, "folds"))
-    rc = hyd_json_get_count(spec, where, "folds", 1, &folds, err, errsz);
   if (rc)
     return rc;
-  int grouping = -1;
-  for (int k = 0; k < 4; k++)
-    if (strcmp(grouping_names[k], grouping_name) == 0)
-      grouping = k;
-  if (grouping < 0 || !(scale > 0) || folds > 100) {
-    snprintf(err, errsz, "%s: grouping must be scalar, per_feature, "
-             "per_class or per_weight; feature_scale > 0; folds <= 100", where);
+  if (!(scale > 0)) {
+    snprintf(err, errsz, "%s: feature_scale must be > 0", where);
     return 2;
   }
   const cJSON *split = cJSON_GetObjectItemCaseSensitive(spec, "split");
@@ -134,20 +310,17 @@ int hyd_build_logistic(const cJSON *spec, const char *dir, const char *where,
     snprintf(err, errsz, "%s", msg);
     return 2;
   }
-  cJSON *sums = cJSON_CreateObject();
   if (hyd_sha256_file(path, hex, msg, sizeof msg) == 0)
     cJSON_AddStringToObject(sums, path, hex);
   size_t d = cols - 1, classes = 0;
-  int *labels = malloc(rows * sizeof *labels);
-  double *X = malloc(rows * (d ? d : 1) * sizeof *X);
-  lr_owner *o = calloc(1, sizeof *o);
-  size_t *train = NULL, n_train = 0;
+  int *labels = o->labels = malloc(rows * sizeof *labels);
+  double *X = o->X = malloc(rows * (d ? d : 1) * sizeof *X);
   double *mean = NULL, *sd = NULL;
-  if (!labels || !X || !o || cols < 2) {
+  if (!labels || !X || cols < 2) {
     snprintf(err, errsz, cols < 2 ? "%s: a table needs features and a label "
              "column" : "out of memory", path);
     rc = cols < 2 ? 2 : 1;
-    goto fail;
+    goto done;
   }
   for (size_t r = 0; r < rows && !rc; r++) {
     double y = data[r * cols + d];
@@ -163,7 +336,7 @@ int hyd_build_logistic(const cJSON *spec, const char *dir, const char *where,
       X[r * d + j] = data[r * cols + j] / scale;
   }
   if (!rc)
-    rc = read_split(split, dir, swhere, "train", rows, &train, &n_train, sums,
+    rc = read_split(split, dir, swhere, "train", rows, train, n_train, sums,
                     err, errsz);
   if (!rc)
     rc = read_split(split, dir, swhere, "val", rows, &o->val, &o->n_val, sums,
@@ -188,12 +361,106 @@ int hyd_build_logistic(const cJSON *spec, const char *dir, const char *where,
         cJSON_AddStringToObject(sums, path, hex);
     }
   }
+  *rows_out = rows;
+  *d_out = d;
+  *classes_out = classes;
+done:
+  free(data);
+  free(mean);
+  free(sd);
+  return rc;
+}
+
+int hyd_build_logistic(const cJSON *spec, const char *dir, const char *where,
+                       hyd_built_problem *out, char *err, size_t errsz)
+{
+  static const char *const keys[] = {
+      "type",     "table",      "feature_scale", "split",     "grouping",
+      "folds",    "parallel",   "data",          "train_rows", "val_rows",
+      "test_rows", "dir",       NULL};
+  int rc = hyd_json_check_keys(spec, where, keys, err, errsz);
+  const char *grouping_name = "scalar", *parallel = "none", *source = NULL;
+  size_t folds = 1;
+  if (!rc)
+    rc = hyd_json_get_string(spec, where, "grouping", 0, &grouping_name, err,
+                             errsz);
+  if (!rc)
+    rc = hyd_json_get_string(spec, where, "parallel", 0, &parallel, err,
+                             errsz);
+  if (!rc)
+    rc = hyd_json_get_string(spec, where, "data", 0, &source, err, errsz);
+  if (!rc && cJSON_GetObjectItemCaseSensitive(spec, "folds"))
+    rc = hyd_json_get_count(spec, where, "folds", 1, &folds, err, errsz);
+  if (rc)
+    return rc;
+  int grouping = -1;
+  for (int k = 0; k < 4; k++)
+    if (strcmp(grouping_names[k], grouping_name) == 0)
+      grouping = k;
+  if (grouping < 0 || folds > 100) {
+    snprintf(err, errsz, "%s: grouping must be scalar, per_feature, "
+             "per_class or per_weight; folds <= 100", where);
+    return 2;
+  }
+  int by_rows = strcmp(parallel, "rows") == 0;
+  if (!by_rows && strcmp(parallel, "none") != 0) {
+    snprintf(err, errsz, "%s: parallel must be \"none\" or \"rows\"", where);
+    return 2;
+  }
+  if (by_rows && folds != 1) {
+    snprintf(err, errsz, "%s: parallel: rows splits one train / validation "
+             "problem; it needs folds = 1", where);
+    return 2;
+  }
+  static const char *const table_only[] = {"table", "split", "feature_scale",
+                                           NULL};
+  static const char *const fashion_only[] = {"train_rows", "val_rows",
+                                             "test_rows", "dir", NULL};
+  const char *const *foreign = source ? table_only : fashion_only;
+  for (int k = 0; foreign[k]; k++)
+    if (cJSON_GetObjectItemCaseSensitive(spec, foreign[k])) {
+      snprintf(err, errsz, "%s: '%s' %s", where, foreign[k],
+               source ? "does not go with 'data' (a table or a data set, "
+                        "not both)"
+                      : "belongs to a data set ('data': 'fashion')");
+      return 2;
+    }
+  if (source && strcmp(source, "fashion") != 0) {
+    snprintf(err, errsz, "%s: data: unknown data set '%s' (known: fashion)",
+             where, source);
+    return 2;
+  }
+
+  cJSON *sums = cJSON_CreateObject();
+  lr_owner *o = calloc(1, sizeof *o);
+  size_t *train = NULL, n_train = 0, rows = 0, d = 0, classes = 0;
+  if (!o || !sums) {
+    snprintf(err, errsz, "out of memory");
+    rc = 1;
+    goto fail;
+  }
+  rc = source ? load_fashion(spec, dir, where, o, &rows, &d, &classes,
+                             &train, &n_train, sums, err, errsz)
+              : load_table(spec, dir, where, o, &rows, &d, &classes, &train,
+                           &n_train, sums, err, errsz);
   if (rc)
     goto fail;
-  hyd_logistic_fold fixed = {train, n_train, o->val, o->n_val};
-  int lrc = hyd_logistic_create(&o->final, rows, d, classes, X, labels, 1,
-                                &fixed, grouping, 0, NULL);
-  if (!lrc && folds == 1) {
+  /* Row split only in an MPI job; with one process the serial problem. */
+  int split = by_rows && hyd_job_size() > 1;
+  int lrc = 0;
+  if (split) {
+    rc = build_block(o, rows, d, classes, train, n_train, grouping, where,
+                     err, errsz);
+    if (rc)
+      goto fail;
+  } else {
+    hyd_logistic_fold fixed = {train, n_train, o->val, o->n_val};
+    lrc = hyd_logistic_create(&o->final, rows, d, classes, o->X, o->labels, 1,
+                              &fixed, grouping, HYD_LOGISTIC_BORROW_DATA, NULL);
+  }
+  if (split) {
+    /* built above */
+  } else if (!lrc && folds == 1) {
     o->lr = o->final;
   } else if (!lrc) {
     /* K folds of the training rows, in their given (shuffled) order. */
@@ -210,8 +477,9 @@ int hyd_build_logistic(const cJSON *spec, const char *dir, const char *where,
             t[nt++] = train[r];
         f[k] = (hyd_logistic_fold){t, nt, train + lo, hi - lo};
       }
-      lrc = hyd_logistic_create(&o->lr, rows, d, classes, X, labels, folds, f,
-                                grouping, 0, NULL);
+      lrc = hyd_logistic_create(&o->lr, rows, d, classes, o->X, o->labels,
+                                folds, f, grouping, HYD_LOGISTIC_BORROW_DATA,
+                                NULL);
     }
     free(f);
     free(tr);
@@ -224,29 +492,25 @@ int hyd_build_logistic(const cJSON *spec, const char *dir, const char *where,
   }
   o->d = d;
   o->classes = classes;
-  out->problem = hyd_logistic_problem(o->lr);
+  out->problem = split ? hyd_rowsplit_problem(o->rs)
+                       : hyd_logistic_problem(o->lr);
   out->owner = o;
   out->destroy = lr_destroy;
   out->report = lr_report;
   out->checksums = sums;
+  char rows_note[64] = "";
+  if (split)
+    snprintf(rows_note, sizeof rows_note, ", rows split over %d ranks",
+             hyd_job_size());
   snprintf(out->summary, sizeof out->summary,
-           "logistic regression, %zu features, %zu classes, %zu train / %zu "
-           "val / %zu test rows, %s L2, %zu fold%s", d, classes, n_train,
-           o->n_val, o->n_test, grouping_name, folds, folds > 1 ? "s" : "");
-  free(data);
-  free(labels);
-  free(X);
+           "logistic regression%s, %zu features, %zu classes, %zu train / "
+           "%zu val / %zu test rows, %s L2, %zu fold%s%s",
+           source ? " (Fashion-MNIST)" : "", d, classes, n_train, o->n_val,
+           o->n_test, grouping_name, folds, folds > 1 ? "s" : "", rows_note);
   free(train);
-  free(mean);
-  free(sd);
   return 0;
 fail:
-  free(data);
-  free(labels);
-  free(X);
   free(train);
-  free(mean);
-  free(sd);
   if (o)
     lr_destroy(o);
   cJSON_Delete(sums);

@@ -4,6 +4,7 @@
  * is its share of the training and validation rows.
  *
  *   rowsplit_check [--grouping scalar|per_class] [--maid K] [--fail-rank R]
+ *                  [--lower METHOD]  (MAID's lower.method, e.g. newton_cg)
  *                  [--bench ROWS --reps N]  (Fashion-MNIST-sized timing:
  *                                            ROWS x 784 random pixels)
  *
@@ -34,6 +35,7 @@
 #include "rowsplit.h"
 
 static int g_rank, g_size, g_fail;
+static const char *g_lower = NULL; /* --lower: MAID's lower.method */
 
 static uint64_t rng_state = 12345;
 static double urand(void)
@@ -216,6 +218,8 @@ static int maid_run(const hyd_problem *prob, long K, double *traj, int *acc)
     rc = hyd_maid_set_option(s, "method", "rigorous");
   if (!rc)
     rc = hyd_maid_set_option(s, "max_iter", iters);
+  if (!rc && g_lower)
+    rc = hyd_maid_set_option(s, "lower.method", g_lower);
   if (!rc)
     rc = hyd_maid_setup(s);
   size_t p = prob->n_theta;
@@ -256,6 +260,8 @@ int main(int argc, char **argv)
       fail_rank = atoi(argv[i + 1]);
     else if (strcmp(argv[i], "--bench") == 0)
       bench_rows = (size_t)atol(argv[i + 1]);
+    else if (strcmp(argv[i], "--lower") == 0)
+      g_lower = argv[i + 1];
     else if (strcmp(argv[i], "--reps") == 0)
       reps = atoi(argv[i + 1]);
   }
