@@ -5,6 +5,8 @@
  *
  *   rowsplit_check [--grouping scalar|per_class] [--maid K] [--fail-rank R]
  *                  [--lower METHOD]  (MAID's lower.method, e.g. newton_cg)
+ *                  [--shape NTR,NVAL,D,C]  (default 150,61,20,4)
+ *                  [--theta0 T]  (MAID's start; alpha0 is 10)
  *                  [--bench ROWS --reps N]  (Fashion-MNIST-sized timing:
  *                                            ROWS x 784 random pixels)
  *
@@ -36,6 +38,7 @@
 
 static int g_rank, g_size, g_fail;
 static const char *g_lower = NULL; /* --lower: MAID's lower.method */
+static double g_theta0 = 0.0;      /* --theta0: every component */
 
 static uint64_t rng_state = 12345;
 static double urand(void)
@@ -220,6 +223,14 @@ static int maid_run(const hyd_problem *prob, long K, double *traj, int *acc)
     rc = hyd_maid_set_option(s, "max_iter", iters);
   if (!rc && g_lower)
     rc = hyd_maid_set_option(s, "lower.method", g_lower);
+  if (!rc) {
+    double th0[64];
+    for (size_t j = 0; j < 64; j++)
+      th0[j] = g_theta0;
+    rc = prob->n_theta <= 64 ? hyd_maid_set_theta0(s, th0) : HYD_EINVAL;
+  }
+  if (!rc)
+    rc = hyd_maid_set_option(s, "alpha0", "10");
   if (!rc)
     rc = hyd_maid_setup(s);
   size_t p = prob->n_theta;
@@ -248,7 +259,7 @@ int main(int argc, char **argv)
   MPI_Comm_size(MPI_COMM_WORLD, &g_size);
   int grouping = HYD_LOGISTIC_SCALAR, fail_rank = -1, reps = 5;
   long maid_iters = 0;
-  size_t bench_rows = 0;
+  size_t bench_rows = 0, ntr = 150, nval = 61, nd = 20, nc = 4;
   for (int i = 1; i + 1 < argc; i += 2) {
     if (strcmp(argv[i], "--grouping") == 0)
       grouping = strcmp(argv[i + 1], "per_class") == 0
@@ -260,6 +271,10 @@ int main(int argc, char **argv)
       fail_rank = atoi(argv[i + 1]);
     else if (strcmp(argv[i], "--bench") == 0)
       bench_rows = (size_t)atol(argv[i + 1]);
+    else if (strcmp(argv[i], "--shape") == 0) /* NTR,NVAL,D,C */
+      sscanf(argv[i + 1], "%zu,%zu,%zu,%zu", &ntr, &nval, &nd, &nc);
+    else if (strcmp(argv[i], "--theta0") == 0)
+      g_theta0 = atof(argv[i + 1]);
     else if (strcmp(argv[i], "--lower") == 0)
       g_lower = argv[i + 1];
     else if (strcmp(argv[i], "--reps") == 0)
@@ -269,7 +284,7 @@ int main(int argc, char **argv)
   if (bench_rows)
     make_data(&D, bench_rows, bench_rows / 6, 784, 10);
   else
-    make_data(&D, 150, 61, 20, 4);
+    make_data(&D, ntr, nval, nd, nc);
   hyd_logistic *blk = NULL, *ser = NULL;
   int rc = make_block(&D, grouping, &blk);
   if (rc)
