@@ -274,6 +274,11 @@ int hyd_session_begin(hyd_session *s, int resume)
 {
   s->best_g = INFINITY;
   open_webhook(s);
+  /* Under mpirun the workers build the same study now and the MPI oracle
+   * replaces the serial one: before setup, which freezes the oracle. */
+  char err[1024];
+  if (hyd_job_start(s, err, sizeof err) != 0)
+    return fail_study(s, "MPI", err);
   hyd_maid_set_recorder(s->solver, hyd_store_maid_recorder, s->store);
   if (hyd_maid_setup(s->solver) != HYD_OK)
     return fail_study(s, "setup", hyd_maid_errmsg(s->solver));
