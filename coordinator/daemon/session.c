@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "job.h"
 #include "session.h"
@@ -173,14 +174,56 @@ static void progress(const hyd_session *s, const hyd_maid_info *in)
           in->cost.cg_iters, in->wall_seconds);
 }
 
-static int save_checkpoint(hyd_session *s)
+/* Checkpoints. The state of the last whole iteration is copied into
+ * memory after every iteration (cheap: a copy of the warm starts) and
+ * written to the database only when writing costs at most 1% of the time
+ * since the last write, and always at the end of a run (a stop, an
+ * interrupt). A crash (kill -9) can thus lose a few iterations of
+ * checkpoint, never of the record: the resume restarts from the older
+ * checkpoint and redoes those iterations bit for bit (begin_iteration
+ * replaces their rows with identical ones). Under MPI the copy would
+ * gather every warm start to rank 0 each iteration, so it is taken only
+ * when it is written. */
+static double monotonic_seconds(void)
 {
-  hyd_maid_checkpoint cp;
-  size_t p = hyd_maid_n_theta(s->solver);
-  if (hyd_maid_save(s->solver, &cp, s->theta_buf, s->warm_buf) != HYD_OK)
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+static int snapshot(hyd_session *s)
+{
+  if (hyd_maid_save(s->solver, &s->snap_cp, s->theta_buf, s->warm_buf) !=
+      HYD_OK)
     return -1;
-  return hyd_store_record_checkpoint(s->store, s->study_id, &cp, s->theta_buf,
-                                     p, s->warm_buf, s->warm_size);
+  s->snap_pending = 1;
+  return 0;
+}
+
+static int write_snapshot(hyd_session *s)
+{
+  double t0 = monotonic_seconds();
+  int rc = hyd_store_record_checkpoint(
+      s->store, s->study_id, &s->snap_cp, s->theta_buf,
+      hyd_maid_n_theta(s->solver), s->warm_buf, s->warm_size);
+  s->ckpt_written_at = monotonic_seconds();
+  s->ckpt_cost = s->ckpt_written_at - t0;
+  if (rc == 0)
+    s->snap_pending = 0;
+  return rc;
+}
+
+/* After a whole iteration (inside its transaction). */
+static int checkpoint_after_iteration(hyd_session *s)
+{
+  int last = hyd_maid_stop_reason(s->solver) != HYD_STOP_NONE;
+  int due = last || monotonic_seconds() - s->ckpt_written_at >=
+                        100.0 * s->ckpt_cost;
+  if (!due && s->mpi)
+    return 0;
+  if (snapshot(s) != 0)
+    return -1;
+  return due ? write_snapshot(s) : 0;
 }
 
 /* An event about the study now; iteration < 0 and NaN value when none. */
@@ -286,9 +329,12 @@ int hyd_session_begin(hyd_session *s, int resume)
   s->warm_buf = calloc(s->warm_size ? s->warm_size : 1, sizeof(double));
   if (!s->warm_buf)
     return fail_study(s, "setup", "out of memory");
+  /* The first write is due once the run has gone on for 100 times what
+   * writing the warm starts should cost (at ~200 MB/s). A study without a
+   * checkpoint resumes from its start, which redoes the same iterations. */
+  s->ckpt_written_at = monotonic_seconds();
+  s->ckpt_cost = (double)(s->warm_size * sizeof(double)) / 200e6;
   if (!resume) {
-    if (save_checkpoint(s) != 0)
-      return fail_study(s, "database", hyd_store_errmsg(s->store));
     notify(s, "start", 0, NAN, NULL, s->built.summary);
     return 0;
   }
@@ -354,7 +400,7 @@ int hyd_session_loop(hyd_session *s)
     int wrc = hyd_store_record_iteration(s->store, &in,
                                          hyd_maid_theta(s->solver));
     if (wrc == 0)
-      wrc = save_checkpoint(s);
+      wrc = checkpoint_after_iteration(s);
     if (wrc == 0)
       wrc = hyd_store_commit_iteration(s->store);
     else
@@ -373,6 +419,11 @@ int hyd_session_loop(hyd_session *s)
   if (code) {
     finish_webhook(s);
     return code;
+  }
+  /* The last whole iteration's state, if it was not written yet. */
+  if (s->snap_pending && write_snapshot(s) != 0) {
+    finish_webhook(s);
+    return fail_study(s, "database", hyd_store_errmsg(s->store));
   }
   int reason = hyd_maid_stop_reason(s->solver);
   hyd_store_set_stop_reason(s->store, s->study_id,
@@ -395,7 +446,8 @@ int hyd_session_loop(hyd_session *s)
   hyd_store_record_event(s->store, s->study_id, 1, "complete",
                          hyd_stop_reason_text(reason));
   hyd_store_set_status(s->store, s->study_id, HYD_STUDY_COMPLETE);
-  final_report(s, &in, reason);
+  if (!s->no_report)
+    final_report(s, &in, reason);
   notify(s, "complete", in.iter, in.g, hyd_stop_reason_name(reason),
          hyd_stop_reason_text(reason));
   finish_webhook(s);

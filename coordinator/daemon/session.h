@@ -20,6 +20,7 @@ typedef struct hyd_session {
   hyd_store *store;
   int64_t study_id;
   int quiet;
+  int no_report;   /* skip the final report (benchmarks) */
   double *theta_buf, *warm_buf;
   size_t warm_size;
   /* --webhook URL (borrowed); wins over the study's "webhook" key. */
@@ -27,6 +28,11 @@ typedef struct hyd_session {
   hyd_webhook *webhook; /* open from begin to the end of the loop */
   double best_g;        /* least upper value so far, for "best" events */
   struct hyd_mpi_oracle *mpi; /* rank 0 of an MPI job: the oracle (job.c) */
+  /* The last whole iteration's state, kept for the checkpoint (session.c):
+   * in theta_buf / warm_buf and snap_cp; snap_pending until written. */
+  hyd_maid_checkpoint snap_cp;
+  int snap_pending;
+  double ckpt_written_at, ckpt_cost; /* monotonic seconds */
 } hyd_session;
 
 /* Builds the problem and the solver from a parsed study (options, theta0);
