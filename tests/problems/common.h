@@ -1,11 +1,13 @@
-/* Helpers shared by the problem tests: a deterministic RNG, an allocator
- * that fails on demand and counts what is still live, finite-difference
+/* Helpers shared by the problem tests: a deterministic RNG, a fault
+ * injection loop (with the unit tests' allocator), finite-difference
  * tolerances, a PGM reader for the shared images. */
 #ifndef HYD_TEST_PROBLEMS_COMMON_H
 #define HYD_TEST_PROBLEMS_COMMON_H
 
 #include <stddef.h>
 #include <hyperd/status.h>
+
+#include "support.h" /* test_alloc, the fault-injecting allocator */
 
 typedef struct test_rng {
   unsigned long long s;
@@ -16,17 +18,8 @@ double rng_uniform(test_rng *r);          /* [0, 1) */
 double rng_normal(test_rng *r);           /* N(0, 1) */
 void rng_fill(test_rng *r, size_t n, double lo, double hi, double *x);
 
-/* Fails exactly the fail_at-th allocation (1-based; 0 never), so that the
- * allocations after a failure succeed and must be released too; counts
- * live blocks. */
-typedef struct fail_alloc {
-  long fail_at;
-  long calls;
-  long live;
-  int failed;
-} fail_alloc;
-
-hyd_allocator fail_alloc_make(fail_alloc *state, long fail_at);
+/* The fault-injecting allocator is the unit tests' (tests/unit/support.h):
+ * test_alloc fails exactly its fail_at-th allocation and counts live blocks. */
 
 /* Fault injection: calls create(ctx, allocator, &obj) with an allocator
  * that fails its k-th allocation, k = 1, 2, ..., until create succeeds.
@@ -35,7 +28,7 @@ hyd_allocator fail_alloc_make(fail_alloc *state, long fail_at);
  * and asserts nothing leaked. Returns the successful k. */
 typedef int (*fault_create_fn)(void *ctx, const hyd_allocator *a, void **obj);
 long fault_loop(void *ctx, fault_create_fn create,
-                void (*then)(void *obj, fail_alloc *state),
+                void (*then)(void *obj, test_alloc *state),
                 void (*destroy)(void *obj));
 
 /* Tolerance of a central difference with step h: truncation

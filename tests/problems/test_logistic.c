@@ -458,7 +458,7 @@ static int lr_create_any(void *ctx, const hyd_allocator *a, void **obj)
 }
 
 /* evaluate allocates once: make that one fail too */
-static void lr_evaluate_fails(void *obj, fail_alloc *fa)
+static void lr_evaluate_fails(void *obj, test_alloc *fa)
 {
   double W[NW] = {0}, loss;
   fa->fail_at = fa->calls + 1;
