@@ -32,18 +32,28 @@ int hyd_json_check_keys(const cJSON *obj, const char *where,
   return 0;
 }
 
+/* The member `key` of obj, or NULL when it is absent, with *rc = 2 and a
+ * message when it was required. */
+static const cJSON *member(const cJSON *obj, const char *where,
+                           const char *key, int required, int *rc, char *err,
+                           size_t errsz)
+{
+  const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, key);
+  if (!v && required) {
+    snprintf(err, errsz, "%s: missing required key '%s'", where, key);
+    *rc = 2;
+  }
+  return v;
+}
+
 int hyd_json_get_string(const cJSON *obj, const char *where, const char *key,
                         int required, const char **out, char *err,
                         size_t errsz)
 {
-  const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, key);
-  if (!v) {
-    if (required) {
-      snprintf(err, errsz, "%s: missing required key '%s'", where, key);
-      return 2;
-    }
-    return 0;
-  }
+  int rc = 0;
+  const cJSON *v = member(obj, where, key, required, &rc, err, errsz);
+  if (!v)
+    return rc;
   if (!cJSON_IsString(v) || v->valuestring[0] == '\0') {
     snprintf(err, errsz, "%s: '%s' must be a non-empty string", where, key);
     return 2;
@@ -55,14 +65,10 @@ int hyd_json_get_string(const cJSON *obj, const char *where, const char *key,
 int hyd_json_get_number(const cJSON *obj, const char *where, const char *key,
                         int required, double *out, char *err, size_t errsz)
 {
-  const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, key);
-  if (!v) {
-    if (required) {
-      snprintf(err, errsz, "%s: missing required key '%s'", where, key);
-      return 2;
-    }
-    return 0;
-  }
+  int rc = 0;
+  const cJSON *v = member(obj, where, key, required, &rc, err, errsz);
+  if (!v)
+    return rc;
   if (!cJSON_IsNumber(v) || !isfinite(v->valuedouble)) {
     snprintf(err, errsz, "%s: '%s' must be a finite number", where, key);
     return 2;
