@@ -11,6 +11,7 @@
 
 #include "commands.h"
 #include "data/image.h"
+#include "problem_types.h"
 #include "session.h"
 
 static const char *images_usage =
@@ -26,16 +27,6 @@ static const char *images_usage =
     "  --out DIR      folder for the pictures (default: .)\n"
     "  --max N        images of each set (default 3)\n"
     "  --format F     png (default) or pgm\n";
-
-static double psnr(const double *x, const double *c, size_t n)
-{
-  double sum = 0.0;
-  for (size_t j = 0; j < n; j++) {
-    double v = fmin(fmax(x[j], 0.0), 1.0);
-    sum += (v - c[j]) * (v - c[j]);
-  }
-  return sum > 0.0 ? 10.0 * log10((double)n / sum) : HUGE_VAL;
-}
 
 /* Writes one panel for image i of a set; 0 ok. */
 static int write_panel(const hyd_denoise_view *v, const hyd_problem *prob,
@@ -62,8 +53,8 @@ static int write_panel(const hyd_denoise_view *v, const hyd_problem *prob,
     fprintf(stderr, "hyperd images: %s\n", err);
     return 1;
   }
-  printf("%s  noisy %.2f dB  denoised %.2f dB\n", path, psnr(noisy, clean, n),
-         psnr(x, clean, n));
+  printf("%s  noisy %.2f dB  denoised %.2f dB\n", path,
+         hyd_psnr_clipped(noisy, clean, n), hyd_psnr_clipped(x, clean, n));
   return 0;
 }
 

@@ -33,7 +33,7 @@ static void tv_destroy(void *p)
 
 /* PSNR in dB of x against c (n pixels), peak 1, x clipped to [0, 1] as
  * hyd_tv_psnr does. */
-static double psnr_clipped(const double *x, const double *c, size_t n)
+double hyd_psnr_clipped(const double *x, const double *c, size_t n)
 {
   double sum = 0.0;
   for (size_t j = 0; j < n; j++) {
@@ -53,8 +53,8 @@ void hyd_denoise_psnr(const hyd_problem *prob, size_t count,
   for (size_t i = 0; x && i < count; i++) {
     memcpy(x, noisy + i * n, n * sizeof *x);
     hyd_solve_lower(prob, i, theta, 1e-6, x, NULL, NULL);
-    *noisy_db += psnr_clipped(noisy + i * n, clean + i * n, n) / (double)count;
-    *recon_db += psnr_clipped(x, clean + i * n, n) / (double)count;
+    *noisy_db += hyd_psnr_clipped(noisy + i * n, clean + i * n, n) / (double)count;
+    *recon_db += hyd_psnr_clipped(x, clean + i * n, n) / (double)count;
   }
   free(x);
 }

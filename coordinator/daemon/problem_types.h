@@ -24,6 +24,9 @@ int hyd_load_image_folder(const char *folder, double sigma,
 /* Mean PSNR (peak 1, clipped to [0, 1]) over `count` samples of prob of
  * the noisy images and of their reconstructions at theta (lower level
  * solved to 1e-6 from the noisy image); n pixels per image. */
+/* PSNR in dB of x against c (n pixels), peak 1, x clipped to [0, 1]. */
+double hyd_psnr_clipped(const double *x, const double *c, size_t n);
+
 void hyd_denoise_psnr(const hyd_problem *prob, size_t count,
                       const double *noisy, const double *clean,
                       const double *theta, size_t n, double *noisy_db,
