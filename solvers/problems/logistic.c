@@ -37,7 +37,9 @@
 
 #include <hyperd/logistic.h>
 
+#include "compander_penalty.h"
 #include "internal.h"
+#include "logistic_kernels.h"
 
 /* Relative inflation of the certified lambda_max, covering rounding in the
  * Gram matrix and in the Cholesky test (both O(k * 2^-53) relative). */
@@ -65,10 +67,9 @@ struct hyd_logistic {
   size_t G;    /* groups; p = G (L2) or 2G (compander) */
   int grouping;
   int penalty; /* enum hyd_logistic_penalty_kind */
-  /* compander: tan^2 continued beyond tan^2 u = T (u_c = atan sqrt T) with
-   * the value T, slope P1 and curvature P2 it has there; P3 bounds the
-   * third derivative inside; l2 a fixed L2 weight on w */
-  double T, uc, P1, P2, P3, l2;
+  /* compander: psi (compander_penalty.h) and a fixed L2 weight on w */
+  hyd_psi psi;
+  double l2;
   double radius; /* LB, LAinv hold for pairs this close (compander) */
   /* row block (hyd_logistic_set_block): totals dividing the data terms
    * (0: the fold's own counts), penalty in lower_grad / lower_hvp, and
@@ -113,69 +114,67 @@ static size_t group_of(const hyd_logistic *lr, size_t j, size_t c)
   }
 }
 
-/* ---- data kernels ---- */
+/* ---- data passes (kernels in logistic_kernels.c) ---- */
 
-/* z = W^T x; returns log sum exp(z), stable. */
-static double logits(size_t d, size_t C, const double *x, const double *W,
-                     double *z)
+/* Doubles of scratch a data pass needs: a block of logits and two d x C
+ * matrices held transposed. */
+static size_t pass_scratch(const hyd_logistic *lr)
 {
-  for (size_t c = 0; c < C; c++)
-    z[c] = 0.0;
-  for (size_t j = 0; j < d; j++) {
-    double xj = x[j];
-    const double *Wj = W + j * C;
-    for (size_t c = 0; c < C; c++)
-      z[c] += xj * Wj[c];
-  }
+  return HYD_LR_ROWS * lr->C + 2 * lr->n;
+}
+
+/* z (C logits) becomes softmax(z); returns log sum exp of the logits,
+ * computed stably. */
+static double softmax_row(size_t C, double *z)
+{
   double m = z[0];
   for (size_t c = 1; c < C; c++)
     if (z[c] > m)
       m = z[c];
   double s = 0.0;
+  for (size_t c = 0; c < C; c++) {
+    z[c] = exp(z[c] - m);
+    s += z[c];
+  }
   for (size_t c = 0; c < C; c++)
-    s += exp(z[c] - m);
+    z[c] /= s;
   return m + log(s);
 }
 
-/* out[j*C + c] += x_j r_c */
-static void rank1_add(size_t d, size_t C, const double *x, const double *r,
-                      double *out)
-{
-  for (size_t j = 0; j < d; j++) {
-    double xj = x[j];
-    double *oj = out + j * C;
-    for (size_t c = 0; c < C; c++)
-      oj[c] += xj * r[c];
-  }
-}
-
 /* Mean CE over a row set; if grad, also its gradient (overwritten); if P,
- * stores the probabilities row by row. z: C scratch. */
+ * stores the probabilities row by row. scratch: pass_scratch doubles. */
 static double ce_pass(const hyd_logistic *lr, const size_t *idx, size_t n,
-                      double div, const double *W, double *z, double *P,
+                      double div, const double *W, double *scratch, double *P,
                       double *grad)
 {
   size_t d = lr->d, C = lr->C;
+  double *Z = scratch, *Wt = Z + HYD_LR_ROWS * C, *Gt = Wt + lr->n;
   double inv_n = 1.0 / div;
   double loss = 0.0;
+  hyd_lr_transpose(d, C, W, Wt);
   if (grad)
-    memset(grad, 0, d * C * sizeof *grad);
-  for (size_t i = 0; i < n; i++) {
-    const double *x = lr->X + idx[i] * d;
-    size_t y = (size_t)lr->labels[idx[i]];
-    double lse = logits(d, C, x, W, z);
-    loss += lse - z[y];
-    for (size_t c = 0; c < C; c++)
-      z[c] = exp(z[c] - lse);
-    if (P)
-      memcpy(P + i * C, z, C * sizeof *z);
-    if (grad) {
-      z[y] -= 1.0;
-      for (size_t c = 0; c < C; c++)
-        z[c] *= inv_n;
-      rank1_add(d, C, x, z, grad);
+    memset(Gt, 0, lr->n * sizeof *Gt);
+  for (size_t i0 = 0; i0 < n; i0 += HYD_LR_ROWS) {
+    size_t nr = n - i0 < HYD_LR_ROWS ? n - i0 : HYD_LR_ROWS;
+    hyd_lr_logits(d, C, lr->X, idx + i0, nr, Wt, Z);
+    for (size_t i = 0; i < nr; i++) {
+      double *z = Z + i * C;
+      size_t y = (size_t)lr->labels[idx[i0 + i]];
+      double zy = z[y];
+      loss += softmax_row(C, z) - zy;
+      if (P)
+        memcpy(P + (i0 + i) * C, z, C * sizeof *z);
+      if (grad) {
+        z[y] -= 1.0;
+        for (size_t c = 0; c < C; c++)
+          z[c] *= inv_n;
+      }
     }
+    if (grad)
+      hyd_lr_accumulate(d, C, lr->X, idx + i0, nr, Z, Gt);
   }
+  if (grad)
+    hyd_lr_transpose(C, d, Gt, grad);
   return loss * inv_n;
 }
 
@@ -207,32 +206,10 @@ static int lr_exp_theta(const hyd_logistic *lr, const double *theta,
   return HYD_OK;
 }
 
-/* tan^2 continued quadratically beyond |u| = u_c: psi, psi', psi'' at u.
- * Inside, with t = tan u, s = 1 + t^2: psi = t^2, psi' = 2 t s,
- * psi'' = 2 (s^2 + 2 t^2 s). */
-static void psi_eval(const hyd_logistic *lr, double u, double *p0,
-                     double *p1, double *p2)
-{
-  double au = fabs(u);
-  if (au <= lr->uc) {
-    double t = tan(u), s = 1.0 + t * t;
-    *p0 = t * t;
-    *p1 = 2.0 * t * s;
-    *p2 = 2.0 * (s * s + 2.0 * t * t * s);
-  } else {
-    double dd = au - lr->uc, sg = u < 0.0 ? -1.0 : 1.0;
-    *p0 = lr->T + lr->P1 * dd + 0.5 * lr->P2 * dd * dd;
-    *p1 = sg * (lr->P1 + lr->P2 * dd);
-    *p2 = lr->P2;
-  }
-}
-
 /* Penalty terms of one weight w in group g: value, d/dw, d2/dw2 and the
  * theta-derivatives of d/dw (da: first theta block, dk: second block,
  * compander only). */
-typedef struct pen_terms {
-  double v, d1, d2, da, dk;
-} pen_terms;
+typedef hyd_psi_terms pen_terms;
 
 static void penalty_at(const hyd_logistic *lr, const double *e, size_t g,
                        double w, pen_terms *t)
@@ -245,13 +222,7 @@ static void penalty_at(const hyd_logistic *lr, const double *e, size_t g,
     t->dk = 0.0;
     return;
   }
-  double a = e[g], k = e[lr->G + g], u = w / a, p0, p1, p2;
-  psi_eval(lr, u, &p0, &p1, &p2);
-  t->v = k * p0 + 0.5 * lr->l2 * w * w;
-  t->d1 = k / a * p1 + lr->l2 * w;
-  t->d2 = k / (a * a) * p2 + lr->l2;
-  t->da = -k / a * (p1 + u * p2); /* a d/da of k/a psi'(w/a) */
-  t->dk = k / a * p1;              /* k d/dk */
+  hyd_psi_terms_at(&lr->psi, e[g], e[lr->G + g], lr->l2, w, t);
 }
 
 /* out[k] += d/dw penalty (mode 0, and *value += penalty) or d2/dw2 V[k]
@@ -337,26 +308,25 @@ static int lr_lower_hvp(void *ctx, size_t sample, const double *theta,
   lr_ensure_probs(lr, f, W);
   size_t d = lr->d, C = lr->C;
   double inv_n = 1.0 / div_train(lr, f);
-  double *u = f->z;
-  memset(out, 0, lr->n * sizeof *out);
-  for (size_t i = 0; i < f->n_train; i++) {
-    const double *x = lr->X + f->train[i] * d;
-    const double *pr = f->P + i * C;
-    for (size_t c = 0; c < C; c++)
-      u[c] = 0.0;
-    for (size_t j = 0; j < d; j++) {
-      double xj = x[j];
-      const double *Vj = V + j * C;
+  double *Z = f->z, *Vt = Z + HYD_LR_ROWS * C, *Ot = Vt + lr->n;
+  hyd_lr_transpose(d, C, V, Vt);
+  memset(Ot, 0, lr->n * sizeof *Ot);
+  for (size_t i0 = 0; i0 < f->n_train; i0 += HYD_LR_ROWS) {
+    size_t nr = f->n_train - i0 < HYD_LR_ROWS ? f->n_train - i0 : HYD_LR_ROWS;
+    hyd_lr_logits(d, C, lr->X, f->train + i0, nr, Vt, Z);
+    /* S(p) u = p .* (u - p.u) for each row's u = V^T x */
+    for (size_t i = 0; i < nr; i++) {
+      const double *pr = f->P + (i0 + i) * C;
+      double *u = Z + i * C;
+      double pu = 0.0;
       for (size_t c = 0; c < C; c++)
-        u[c] += xj * Vj[c];
+        pu += pr[c] * u[c];
+      for (size_t c = 0; c < C; c++)
+        u[c] = pr[c] * (u[c] - pu) * inv_n;
     }
-    double pu = 0.0;
-    for (size_t c = 0; c < C; c++)
-      pu += pr[c] * u[c];
-    for (size_t c = 0; c < C; c++)
-      u[c] = pr[c] * (u[c] - pu) * inv_n;
-    rank1_add(d, C, x, u, out);
+    hyd_lr_accumulate(d, C, lr->X, f->train + i0, nr, Z, Ot);
   }
+  hyd_lr_transpose(C, d, Ot, out);
   if (lr->with_penalty)
     add_penalty(lr, f->th, W, V, out, NULL);
   return HYD_OK;
@@ -432,27 +402,14 @@ static double lr_norm_B(const hyd_logistic *lr, const double *e,
       gram[G + g] += t.da * t.dk;
       gram[2 * G + g] += t.dk * t.dk;
     }
-  double nb = 0.0;
-  for (size_t g = 0; g < G; g++) {
-    double ht = 0.5 * (gram[g] + gram[2 * G + g]);
-    double hd = 0.5 * (gram[g] - gram[2 * G + g]);
-    double v = sqrt(ht + sqrt(hd * hd + gram[G + g] * gram[G + g]));
-    nb = v > nb ? v : nb;
-  }
-  return nb;
+  return hyd_psi_norm_B(G, gram);
 }
 
 /* The penalty's part of the constants: mu_p, L_p (bounds of its Hessian,
  * which is diagonal), LB and LA_p (Lipschitz constants of B and of the
- * penalty Hessian). Compander, with psi'' = 2 (s^2 + 2 t^2 s) and
- * psi''' = 8 t s (2 s + t^2) (t = tan u, s = 1 + t^2), both increasing in
- * |u| up to the cut-off and constant / zero beyond: psi'' >= 2 gives mu,
- * psi'' <= P2 gives L (global, as the solver needs). The derivative in w of
- * B's columns (da, dk) is (k/a^2)(-(2 psi'' + u psi'''), psi''), and of the
- * Hessian (k/a^3) psi'''; LB and LA take their sup over
- * |u| <= max_g |W|/a + radius/a (capped at the cut-off), so they hold for
- * pairs (W, W') with ||W - W'|| <= radius (all pairs if it is infinite).
- * umax: G scratch. */
+ * penalty Hessian). Compander: hyd_psi_group_bounds per group, over
+ * |u| <= max_g |W|/a + radius/a, so LB and LA hold for pairs (W, W') with
+ * ||W - W'|| <= radius (all pairs if it is infinite). umax: G scratch. */
 static void penalty_constants(const hyd_logistic *lr, const double *e,
                               const double *W, double *umax, double *mu,
                               double *L, double *LB, double *LA)
@@ -475,17 +432,9 @@ static void penalty_constants(const hyd_logistic *lr, const double *e,
       lo = hi = lb = e[g];
       la = 0.0;
     } else {
-      double a = e[g], k = e[lr->G + g], c2 = k / (a * a);
-      double um = umax[g] + lr->radius / a;
-      um = um < lr->uc ? um : lr->uc;
-      double t = tan(um), s = 1.0 + t * t;
-      double p2 = 2.0 * (s * s + 2.0 * t * t * s);
-      double p3 = 8.0 * t * s * (2.0 * s + t * t);
-      double q = 2.0 * p2 + um * p3;
-      lo = 2.0 * c2 + lr->l2;
-      hi = lr->P2 * c2 + lr->l2;
-      lb = c2 * sqrt(q * q + p2 * p2);
-      la = c2 / a * p3;
+      double a = e[g];
+      hyd_psi_group_bounds(&lr->psi, a, e[lr->G + g], lr->l2,
+                           umax[g] + lr->radius / a, &lo, &hi, &lb, &la);
     }
     *mu = lo < *mu ? lo : *mu;
     *L = hi > *L ? hi : *L;
@@ -706,7 +655,7 @@ static int fold_init(hyd_logistic *lr, lr_fold *f,
   f->val = hyd_alloc_array(a, src->n_val, sizeof(size_t));
   f->P = hyd_alloc_array(a, src->n_train, lr->C * sizeof(double));
   f->W_cache = hyd_alloc_array(a, lr->n, sizeof(double));
-  f->z = hyd_alloc_array(a, lr->C, sizeof(double));
+  f->z = hyd_alloc_array(a, pass_scratch(lr), sizeof(double));
   f->th = hyd_alloc_array(a, lr->p + 3 * lr->G, sizeof(double));
   if (!f->train || !f->val || !f->P || !f->W_cache || !f->z || !f->th)
     return HYD_ENOMEM;
@@ -771,16 +720,9 @@ static int penalty_setup(hyd_logistic *lr, const hyd_logistic_penalty *pen)
   if (lr->penalty == HYD_LOGISTIC_PENALTY_L2)
     return HYD_OK;
   if (lr->penalty != HYD_LOGISTIC_PENALTY_COMPANDER ||
-      !(isfinite(pen->cutoff_tan2) && pen->cutoff_tan2 > 0.0 &&
-        pen->cutoff_tan2 <= 1e12 && isfinite(pen->l2) && pen->l2 >= 0.0 &&
-        pen->lipschitz_radius > 0.0))
+      hyd_psi_init(&lr->psi, pen->cutoff_tan2) != HYD_OK ||
+      !(isfinite(pen->l2) && pen->l2 >= 0.0 && pen->lipschitz_radius > 0.0))
     return HYD_EINVAL;
-  double T = pen->cutoff_tan2, t = sqrt(T), s = 1.0 + T;
-  lr->T = T;
-  lr->uc = atan(t);
-  lr->P1 = 2.0 * t * s;
-  lr->P2 = 2.0 * (s * s + 2.0 * T * s);
-  lr->P3 = 8.0 * t * s * (2.0 * s + T);
   lr->l2 = pen->l2;
   lr->radius = pen->lipschitz_radius;
   return HYD_OK;
@@ -945,7 +887,7 @@ int hyd_logistic_compander_inside(const hyd_logistic *lr, const double *theta,
   for (size_t j = 0; j < lr->d; j++)
     for (size_t c = 0; c < lr->C; c++) {
       double a = exp(theta[group_of(lr, j, c)]);
-      if (!(fabs(W[j * lr->C + c]) <= a * lr->uc))
+      if (!(fabs(W[j * lr->C + c]) <= a * lr->psi.uc))
         *inside = 0;
     }
   return HYD_OK;
