@@ -11,4 +11,5 @@
 #include <hyperd/logistic.h>
 #include <hyperd/foe.h>
 #include <hyperd/compander.h>
+#include <hyperd/compander_sgd.h>
 #endif
