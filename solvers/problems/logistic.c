@@ -56,7 +56,7 @@ typedef struct lr_fold {
   double *P;                   /* n_train x C probabilities at W_cache */
   double *W_cache;             /* d*C: the W that P belongs to */
   int cache_valid;
-  double *z;                   /* C scratch */
+  double *z;                   /* scratch of a data pass */
   double *th;                  /* p + 3G scratch: group parameters, Gram */
 } lr_fold;
 
@@ -851,23 +851,37 @@ int hyd_logistic_evaluate(const hyd_logistic *lr, const double *W,
     return HYD_EINVAL;
   if (n_rows == 0)
     return HYD_EINVAL;
-  double *z = hyd_alloc_array(&lr->alloc, lr->C, sizeof(double));
-  if (!z)
+  double *scratch = hyd_alloc_array(&lr->alloc, pass_scratch(lr),
+                                    sizeof(double));
+  size_t *block = hyd_alloc_array(&lr->alloc, HYD_LR_ROWS, sizeof(size_t));
+  if (!scratch || !block) {
+    hyd_free(&lr->alloc, scratch);
+    hyd_free(&lr->alloc, block);
     return HYD_ENOMEM;
+  }
+  double *Z = scratch, *Wt = Z + HYD_LR_ROWS * lr->C;
+  hyd_lr_transpose(lr->d, lr->C, W, Wt);
   double sum = 0.0;
   size_t correct = 0;
-  for (size_t i = 0; i < n_rows; i++) {
-    size_t r = rows ? rows[i] : i;
-    size_t y = (size_t)lr->labels[r];
-    double lse = logits(lr->d, lr->C, lr->X + r * lr->d, W, z);
-    sum += lse - z[y];
-    size_t best = 0;
-    for (size_t c = 1; c < lr->C; c++)
-      if (z[c] > z[best])
-        best = c;
-    correct += (best == y);
+  for (size_t i0 = 0; i0 < n_rows; i0 += HYD_LR_ROWS) {
+    size_t nr = n_rows - i0 < HYD_LR_ROWS ? n_rows - i0 : HYD_LR_ROWS;
+    for (size_t i = 0; i < nr; i++)
+      block[i] = rows ? rows[i0 + i] : i0 + i;
+    hyd_lr_logits(lr->d, lr->C, lr->X, block, nr, Wt, Z);
+    for (size_t i = 0; i < nr; i++) {
+      double *z = Z + i * lr->C;
+      size_t y = (size_t)lr->labels[block[i]];
+      size_t best = 0;
+      for (size_t c = 1; c < lr->C; c++)
+        if (z[c] > z[best])
+          best = c;
+      correct += (best == y);
+      double zy = z[y];
+      sum += softmax_row(lr->C, z) - zy;
+    }
   }
-  hyd_free(&lr->alloc, z);
+  hyd_free(&lr->alloc, block);
+  hyd_free(&lr->alloc, scratch);
   if (!isfinite(sum))
     return HYD_ENONFINITE;
   if (loss)
