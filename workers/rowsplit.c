@@ -343,6 +343,7 @@ int hyd_rowsplit_prepare(hyd_rowsplit **out, hyd_logistic *block,
   t->n_theta = p;
   t->n_samples = 1;
   t->upper_convex = bp->upper_convex;
+  t->lower_nonconvex = bp->lower_nonconvex;
   t->ctx = rs;
   t->lower_dim = rs_lower_dim;
   t->lower_start = NULL;

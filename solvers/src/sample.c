@@ -305,7 +305,8 @@ int hyd_sample_evaluate(hyd_sample *s, const hyd_oracle_config *cfg,
   out->norm_B = c.norm_B;
   out->LB = cfg->bound == HYD_BOUND_REFERENCE ? s->ref_LB : c.LB;
   out->LAinv = cfg->bound == HYD_BOUND_REFERENCE ? s->ref_LAinv : c.LAinv;
-  out->certified = c.certified ? 1.0 : 0.0;
+  /* A non-convex lower level voids the bound whatever the constants say. */
+  out->certified = c.certified && !s->prob->lower_nonconvex ? 1.0 : 0.0;
   return HYD_OK;
 }
 

@@ -235,6 +235,7 @@ int hyd_stack_create(hyd_stack **out, const hyd_problem *inner,
   t->n_theta = inner->n_theta;
   t->n_samples = 1;
   t->upper_convex = inner->upper_convex;
+  t->lower_nonconvex = inner->lower_nonconvex;
   t->ctx = s;
   t->lower_dim = st_lower_dim;
   t->lower_start = inner->lower_start ? st_lower_start : NULL;

@@ -11,5 +11,6 @@
 #include <hyperd/logistic.h>
 #include <hyperd/foe.h>
 #include <hyperd/compander.h>
+#include <hyperd/mlp.h>
 #include <hyperd/compander_sgd.h>
 #endif

@@ -85,7 +85,8 @@ typedef struct hyd_sample_eval {
   double eps_achieved;   /* ||grad h_i(x_i)|| / mu_i, bounds ||x_i - xhat_i|| */
   double delta_achieved; /* CG residual norm */
   double mu, Lg, norm_B, LB, LAinv;
-  double certified;   /* 1 if the constants are true bounds */
+  double certified;   /* 1 if the constants are true bounds (never for a
+                         lower_nonconvex problem) */
   double cross_max;   /* reference bound: max_j |(B_i z)_j|, filled later */
   double lower_iters, lower_iters_ref, cg_iters, capped;
 } hyd_sample_eval;

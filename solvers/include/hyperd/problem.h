@@ -22,8 +22,9 @@
 extern "C" {
 #endif
 
-/* Bump when the table changes shape; hyd_problem_check rejects others. */
-#define HYD_PROBLEM_VERSION 1
+/* Bump when the table changes shape; hyd_problem_check rejects others.
+ * 2: lower_nonconvex. */
+#define HYD_PROBLEM_VERSION 2
 
 /* Constants of sample i at (theta, x). Bounds that make the hypergradient
  * error bound certified (design/maid.md section 2):
@@ -77,6 +78,15 @@ typedef struct hyd_problem {
   /* Constants of sample i at (theta, x); see hyd_constants. */
   int (*constants)(void *ctx, size_t sample, const double *theta,
                    const double *x, hyd_constants *out);
+
+  /* 1 if some h_i need not be strongly convex in x (a neural network,
+   * hyperd/mlp.h). Its constants are then estimates at best: the lower
+   * solve finds a stationary point near its start, the hypergradient of
+   * implicit differentiation is a heuristic there, and every evaluation
+   * reports certified = 0 whatever the constants say. 0 (what a
+   * zero-initialised table has): strongly convex, as section 2 of
+   * design/maid.md assumes. */
+  int lower_nonconvex;
 } hyd_problem;
 
 /* HYD_OK if the table is usable (version, sizes, mandatory callbacks);
