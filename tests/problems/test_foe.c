@@ -81,9 +81,12 @@ static void naive_correlate(size_t H, size_t W, size_t fs, size_t pad,
 Test(foe, correlation_and_exact_adjoint)
 {
   /* geometries: same-size, reference-style (7x7 padded by 2), no padding,
-   * maximal padding, and an image too narrow for any interior column */
-  const size_t geo[][4] = {{8, 7, 3, 1}, {9, 10, 7, 2}, {8, 7, 3, 0},
-                           {8, 7, 5, 4}, {6, 3, 3, 2}, {5, 4, 1, 0}};
+   * maximal padding, an image too narrow for any interior column, and rows
+   * wide enough for the kernels' blocks of 32 and 4 outputs and their
+   * single-output tails (70 + 2 = 2 x 32 + 4 + 4, 75 - 4 = 2 x 32 + 4 + 3) */
+  const size_t geo[][4] = {{8, 7, 3, 1},   {9, 10, 7, 2}, {8, 7, 3, 0},
+                           {8, 7, 5, 4},   {6, 3, 3, 2},  {5, 4, 1, 0},
+                           {11, 70, 3, 1}, {9, 75, 7, 1}, {40, 33, 5, 2}};
   test_rng r;
   rng_seed(&r, 1);
   for (size_t g = 0; g < sizeof geo / sizeof geo[0]; g++) {

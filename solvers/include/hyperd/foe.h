@@ -70,7 +70,9 @@ const hyd_problem *hyd_foe_problem(const hyd_foe *foe);
 size_t hyd_foe_response_size(const hyd_foe *foe);
 
 /* out = K x (response of one filter of fs^2 coefficients to an image), and
- * out = K^T u (its exact adjoint: <K x, u> = <x, K^T u>). Allocate nothing. */
+ * out = K^T u (its exact adjoint: <K x, u> = <x, K^T u>). Allocate nothing:
+ * they share one work buffer inside foe, so they must not run concurrently
+ * with each other on the same foe (the callbacks may). */
 int hyd_foe_correlate(const hyd_foe *foe, const double *filter,
                       const double *x, double *out);
 int hyd_foe_correlate_adjoint(const hyd_foe *foe, const double *filter,
