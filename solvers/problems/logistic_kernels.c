@@ -2,9 +2,11 @@
  * (logistic_kernels.h). */
 #include "logistic_kernels.h"
 
-/* An AVX2 clone chosen at load time, as in tv.c. Every loop below keeps
- * four independent partial sums per dot product in a fixed order and no
- * FMA is enabled, so the AVX2 and the baseline clone give the same bits. */
+#include <string.h>
+
+/* An AVX2 clone chosen at load time, as in tv.c. No FMA is enabled and
+ * every sum below has a fixed order, so the AVX2 and the baseline clone
+ * give the same bits. */
 #if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && \
     defined(__ELF__)
 #define LR_HOT __attribute__((target_clones("avx2", "default")))
@@ -12,15 +14,76 @@
 #define LR_HOT
 #endif
 
-/* Four partial sums, lane k over j = k mod 4, then (s0 + s1) + (s2 + s3)
- * and the tail: the one summation order of every dot product here. */
-static inline double dot_finish(const double a[4], size_t d, size_t j0,
-                                const double *x, const double *w)
+/* Four lanes of doubles: a GNU vector (one AVX2 register, two SSE2 ones),
+ * or a plain array elsewhere; the arithmetic is the same lane by lane.
+ * Macros, not functions: a function passing AVX vectors by value would
+ * have a different ABI in the two clones. */
+#if defined(__GNUC__)
+typedef double lanes __attribute__((vector_size(4 * sizeof(double))));
+#define LANES_ZERO ((lanes){0.0, 0.0, 0.0, 0.0})
+#define LANES_MADD(a, x, y) ((a) += (x) * (y))
+#define LANE(a, k) ((a)[k])
+#else
+typedef struct { double v[4]; } lanes;
+#define LANES_ZERO ((lanes){{0.0, 0.0, 0.0, 0.0}})
+#define LANES_MADD(a, x, y)                                                    \
+  do {                                                                         \
+    for (int k_ = 0; k_ < 4; k_++)                                             \
+      (a).v[k_] += (x).v[k_] * (y).v[k_];                                      \
+  } while (0)
+#define LANE(a, k) ((a).v[k])
+#endif
+#define LANES_LOAD(v, p) memcpy(&(v), (p), sizeof(v))
+#define LANES_SUM(a) ((LANE(a, 0) + LANE(a, 1)) + (LANE(a, 2) + LANE(a, 3)))
+
+/* Every dot product here sums lane k over j = k mod 4, then
+ * (l0 + l1) + (l2 + l3), then the tail j >= d4 in order. */
+static inline double dot_finish(double s, size_t d, size_t d4, const double *x,
+                                const double *w)
 {
-  double s = (a[0] + a[1]) + (a[2] + a[3]);
-  for (size_t j = j0; j < d; j++)
+  for (size_t j = d4; j < d; j++)
     s += x[j] * w[j];
   return s;
+}
+
+/* Logits of four rows for classes c and c + 1 (two = 1) or c alone: eight
+ * accumulators named one by one, so that they stay in registers. */
+static inline void logits_4rows(size_t d, size_t C, const double *const x[4],
+                                const double *Wt, size_t c, int two,
+                                double *Z)
+{
+  size_t d4 = d & ~(size_t)3;
+  const double *w0 = Wt + c * d, *w1 = two ? w0 + d : w0;
+  const double *x0 = x[0], *x1 = x[1], *x2 = x[2], *x3 = x[3];
+  lanes a0 = LANES_ZERO, a1 = LANES_ZERO, a2 = LANES_ZERO, a3 = LANES_ZERO;
+  lanes b0 = LANES_ZERO, b1 = LANES_ZERO, b2 = LANES_ZERO, b3 = LANES_ZERO;
+  for (size_t j = 0; j < d4; j += 4) {
+    lanes v0, v1, y0, y1, y2, y3;
+    LANES_LOAD(v0, w0 + j);
+    LANES_LOAD(v1, w1 + j);
+    LANES_LOAD(y0, x0 + j);
+    LANES_LOAD(y1, x1 + j);
+    LANES_LOAD(y2, x2 + j);
+    LANES_LOAD(y3, x3 + j);
+    LANES_MADD(a0, y0, v0);
+    LANES_MADD(a1, y1, v0);
+    LANES_MADD(a2, y2, v0);
+    LANES_MADD(a3, y3, v0);
+    LANES_MADD(b0, y0, v1);
+    LANES_MADD(b1, y1, v1);
+    LANES_MADD(b2, y2, v1);
+    LANES_MADD(b3, y3, v1);
+  }
+  Z[c] = dot_finish(LANES_SUM(a0), d, d4, x0, w0);
+  Z[C + c] = dot_finish(LANES_SUM(a1), d, d4, x1, w0);
+  Z[2 * C + c] = dot_finish(LANES_SUM(a2), d, d4, x2, w0);
+  Z[3 * C + c] = dot_finish(LANES_SUM(a3), d, d4, x3, w0);
+  if (two) {
+    Z[c + 1] = dot_finish(LANES_SUM(b0), d, d4, x0, w1);
+    Z[C + c + 1] = dot_finish(LANES_SUM(b1), d, d4, x1, w1);
+    Z[2 * C + c + 1] = dot_finish(LANES_SUM(b2), d, d4, x2, w1);
+    Z[3 * C + c + 1] = dot_finish(LANES_SUM(b3), d, d4, x3, w1);
+  }
 }
 
 LR_HOT void hyd_lr_logits(size_t d, size_t C, const double *X,
@@ -29,33 +92,26 @@ LR_HOT void hyd_lr_logits(size_t d, size_t C, const double *X,
 {
   size_t d4 = d & ~(size_t)3, i = 0;
   for (; i + 4 <= nr; i += 4) {
-    const double *x0 = X + idx[i] * d, *x1 = X + idx[i + 1] * d,
-                 *x2 = X + idx[i + 2] * d, *x3 = X + idx[i + 3] * d;
-    for (size_t c = 0; c < C; c++) {
-      const double *w = Wt + c * d;
-      double a0[4] = {0}, a1[4] = {0}, a2[4] = {0}, a3[4] = {0};
-      for (size_t j = 0; j < d4; j += 4)
-        for (size_t k = 0; k < 4; k++) {
-          a0[k] += x0[j + k] * w[j + k];
-          a1[k] += x1[j + k] * w[j + k];
-          a2[k] += x2[j + k] * w[j + k];
-          a3[k] += x3[j + k] * w[j + k];
-        }
-      Z[i * C + c] = dot_finish(a0, d, d4, x0, w);
-      Z[(i + 1) * C + c] = dot_finish(a1, d, d4, x1, w);
-      Z[(i + 2) * C + c] = dot_finish(a2, d, d4, x2, w);
-      Z[(i + 3) * C + c] = dot_finish(a3, d, d4, x3, w);
-    }
+    const double *x[4] = {X + idx[i] * d, X + idx[i + 1] * d,
+                          X + idx[i + 2] * d, X + idx[i + 3] * d};
+    size_t c = 0;
+    for (; c + 2 <= C; c += 2)
+      logits_4rows(d, C, x, Wt, c, 1, Z + i * C);
+    if (c < C)
+      logits_4rows(d, C, x, Wt, c, 0, Z + i * C);
   }
   for (; i < nr; i++) {
     const double *x = X + idx[i] * d;
     for (size_t c = 0; c < C; c++) {
       const double *w = Wt + c * d;
-      double a[4] = {0};
-      for (size_t j = 0; j < d4; j += 4)
-        for (size_t k = 0; k < 4; k++)
-          a[k] += x[j + k] * w[j + k];
-      Z[i * C + c] = dot_finish(a, d, d4, x, w);
+      lanes a = LANES_ZERO;
+      for (size_t j = 0; j < d4; j += 4) {
+        lanes xj, wj;
+        LANES_LOAD(xj, x + j);
+        LANES_LOAD(wj, w + j);
+        LANES_MADD(a, xj, wj);
+      }
+      Z[i * C + c] = dot_finish(LANES_SUM(a), d, d4, x, w);
     }
   }
 }
