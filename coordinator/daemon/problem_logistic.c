@@ -11,11 +11,16 @@
  * job.c connects the blocks when the study starts. With one process (no
  * mpirun) the key changes nothing: the serial problem is built. "none"
  * (the default) keeps the whole problem on every rank (the sample-parallel
- * MPI oracle, which has one sample to place when folds = 1). */
+ * MPI oracle, which has one sample to place when folds = 1).
+ *
+ * The "compander" type is the same classifier with the weight compander's
+ * penalty (hyperd/compander.h): theta = [log a_g, log kappa_g], started at
+ * (a0, kappa0) unless the study gives theta0; serial only (no "parallel"). */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include <hyperd/compander.h>
 #include <hyperd/logistic.h>
 #include <hyperd/oracle.h>
 
@@ -34,6 +39,7 @@ typedef struct lr_owner {
   hyd_rowsplit *rs;    /* "parallel": "rows" under mpirun: lr is the block */
   double *X;           /* the data lr borrows */
   int *labels;
+  double *theta0;      /* compander: the start (a0, kappa0) per group */
 } lr_owner;
 
 static void lr_destroy(void *p)
@@ -47,6 +53,7 @@ static void lr_destroy(void *p)
   free(o->val);
   free(o->X);
   free(o->labels);
+  free(o->theta0);
   free(o);
 }
 
@@ -68,7 +75,25 @@ static void lr_report_rows(lr_owner *o, const double *theta, FILE *out)
   free(W);
 }
 
-static void lr_report(void *p, const double *theta, FILE *out)
+/* The compander's learned (a, kappa) (up to 4 groups), the L2 weight
+ * 2 kappa/a^2 the penalty has near W = 0, and whether the weights stay
+ * where the penalty is the paper's barrier kappa tan^2(W/a). */
+static void compander_report(const lr_owner *o, const double *theta,
+                             const double *W, size_t G, FILE *out)
+{
+  for (size_t g = 0; g < G && G <= 4; g++) {
+    double a = exp(theta[g]), kappa = exp(theta[G + g]);
+    fprintf(out, "group %zu: a = %.6g, kappa = %.6g (L2 weight near 0: "
+            "2 kappa/a^2 = %.6g)\n", g, a, kappa, 2.0 * kappa / (a * a));
+  }
+  int inside = 0;
+  if (hyd_logistic_compander_inside(o->final, theta, W, &inside) == HYD_OK)
+    fprintf(out, "weights %s the barrier's domain (|W| <= a atan(sqrt "
+            "cutoff_tan2))\n", inside ? "inside" : "NOT inside");
+}
+
+static void lr_report(void *p, const double *theta, const double *x0,
+                      FILE *out)
 {
   lr_owner *o = p;
   if (o->rs) {
@@ -86,6 +111,10 @@ static void lr_report(void *p, const double *theta, FILE *out)
   if (!W)
     return;
   const hyd_problem *prob = hyd_logistic_problem(o->final);
+  /* o->final is o->lr (one fold) or its train -> validation problem (K
+   * folds), whose solution is not fold 0's: then from 0. */
+  if (x0 && o->final == o->lr)
+    memcpy(W, x0, n * sizeof *W);
   if (hyd_solve_lower(prob, 0, theta, 1e-8, W, NULL, NULL) == HYD_OK) {
     double vl, va, tl, ta;
     hyd_logistic_evaluate(o->final, W, o->val, o->n_val, &vl, &va);
@@ -94,7 +123,9 @@ static void lr_report(void *p, const double *theta, FILE *out)
             "accuracy %.4f  (%zu / %zu rows)\n", vl, va, tl, ta, o->n_val,
             o->n_test);
   }
-  if (prob->n_theta <= 4) {
+  if (o->theta0)
+    compander_report(o, theta, W, prob->n_theta / 2, out);
+  else if (prob->n_theta <= 4) {
     fprintf(out, "L2 weights e^theta =");
     for (size_t j = 0; j < prob->n_theta; j++)
       fprintf(out, " %.6g", exp(theta[j]));
@@ -371,16 +402,67 @@ done:
   return rc;
 }
 
-int hyd_build_logistic(const cJSON *spec, const char *dir, const char *where,
-                       hyd_built_problem *out, char *err, size_t errsz)
+/* The compander type's own keys: the start and the penalty's settings. */
+typedef struct compander_keys {
+  double a0, kappa0;
+  hyd_logistic_penalty pen;
+} compander_keys;
+
+static int read_compander_keys(const cJSON *spec, const char *where,
+                               compander_keys *k, char *err, size_t errsz)
 {
-  static const char *const keys[] = {
+  hyd_compander_options o;
+  hyd_compander_options_default(&o);
+  k->a0 = 0.5;
+  k->kappa0 = 0.125;
+  k->pen = (hyd_logistic_penalty){HYD_LOGISTIC_PENALTY_COMPANDER,
+                                  o.cutoff_tan2, o.l2, o.lipschitz_radius};
+  int rc = hyd_json_get_number(spec, where, "a0", 0, &k->a0, err, errsz);
+  if (!rc)
+    rc = hyd_json_get_number(spec, where, "kappa0", 0, &k->kappa0, err, errsz);
+  if (!rc)
+    rc = hyd_json_get_number(spec, where, "cutoff_tan2", 0,
+                             &k->pen.cutoff_tan2, err, errsz);
+  if (!rc)
+    rc = hyd_json_get_number(spec, where, "l2", 0, &k->pen.l2, err, errsz);
+  if (!rc)
+    rc = hyd_json_get_number(spec, where, "lipschitz_radius", 0,
+                             &k->pen.lipschitz_radius, err, errsz);
+  if (rc)
+    return rc;
+  if (!(k->a0 > 0 && k->kappa0 > 0 && k->pen.cutoff_tan2 > 0 &&
+        k->pen.cutoff_tan2 <= 1e12 && k->pen.l2 >= 0 &&
+        k->pen.lipschitz_radius > 0)) {
+    snprintf(err, errsz, "%s: a0, kappa0 and lipschitz_radius must be > 0, "
+             "cutoff_tan2 in (0, 1e12], l2 >= 0", where);
+    return 2;
+  }
+  return 0;
+}
+
+/* The logistic type and (compander = 1) the compander type. */
+static int build_classifier(const cJSON *spec, const char *dir,
+                            const char *where, int compander,
+                            hyd_built_problem *out, char *err, size_t errsz)
+{
+  static const char *const lr_keys[] = {
       "type",     "table",      "feature_scale", "split",     "grouping",
       "folds",    "parallel",   "data",          "train_rows", "val_rows",
       "test_rows", "dir",       NULL};
-  int rc = hyd_json_check_keys(spec, where, keys, err, errsz);
+  static const char *const cmp_keys[] = {
+      "type",       "table",    "feature_scale", "split",  "grouping",
+      "folds",      "data",     "train_rows",    "val_rows", "test_rows",
+      "dir",        "a0",       "kappa0",        "cutoff_tan2", "l2",
+      "lipschitz_radius",       NULL};
+  int rc = hyd_json_check_keys(spec, where, compander ? cmp_keys : lr_keys,
+                               err, errsz);
   const char *grouping_name = "scalar", *parallel = "none", *source = NULL;
   size_t folds = 1;
+  compander_keys ck;
+  const compander_keys *cmp = compander ? &ck : NULL;
+  const hyd_logistic_penalty *pen = compander ? &ck.pen : NULL;
+  if (!rc && compander)
+    rc = read_compander_keys(spec, where, &ck, err, errsz);
   if (!rc)
     rc = hyd_json_get_string(spec, where, "grouping", 0, &grouping_name, err,
                              errsz);
@@ -455,8 +537,9 @@ int hyd_build_logistic(const cJSON *spec, const char *dir, const char *where,
       goto fail;
   } else {
     hyd_logistic_fold fixed = {train, n_train, o->val, o->n_val};
-    lrc = hyd_logistic_create(&o->final, rows, d, classes, o->X, o->labels, 1,
-                              &fixed, grouping, HYD_LOGISTIC_BORROW_DATA, NULL);
+    lrc = hyd_logistic_create_penalized(&o->final, rows, d, classes, o->X,
+                                        o->labels, 1, &fixed, grouping,
+                                        HYD_LOGISTIC_BORROW_DATA, pen, NULL);
   }
   if (split) {
     /* built above */
@@ -477,9 +560,10 @@ int hyd_build_logistic(const cJSON *spec, const char *dir, const char *where,
             t[nt++] = train[r];
         f[k] = (hyd_logistic_fold){t, nt, train + lo, hi - lo};
       }
-      lrc = hyd_logistic_create(&o->lr, rows, d, classes, o->X, o->labels,
-                                folds, f, grouping, HYD_LOGISTIC_BORROW_DATA,
-                                NULL);
+      lrc = hyd_logistic_create_penalized(&o->lr, rows, d, classes, o->X,
+                                          o->labels, folds, f, grouping,
+                                          HYD_LOGISTIC_BORROW_DATA, pen,
+                                          NULL);
     }
     free(f);
     free(tr);
@@ -492,11 +576,25 @@ int hyd_build_logistic(const cJSON *spec, const char *dir, const char *where,
   }
   o->d = d;
   o->classes = classes;
+  if (cmp) {
+    /* theta = [log a_g, log kappa_g]: G = p / 2 groups */
+    size_t p = hyd_logistic_problem(o->lr)->n_theta;
+    if (!(o->theta0 = malloc(p * sizeof *o->theta0))) {
+      snprintf(err, errsz, "out of memory");
+      rc = 1;
+      goto fail;
+    }
+    for (size_t g = 0; g < p / 2; g++) {
+      o->theta0[g] = log(cmp->a0);
+      o->theta0[p / 2 + g] = log(cmp->kappa0);
+    }
+    out->theta0 = o->theta0;
+  }
   out->problem = split ? hyd_rowsplit_problem(o->rs)
                        : hyd_logistic_problem(o->lr);
   out->owner = o;
   out->destroy = lr_destroy;
-  out->report = lr_report;
+  out->report_from = lr_report;
   out->checksums = sums;
   char rows_note[64] = "";
   if (split)
@@ -504,9 +602,10 @@ int hyd_build_logistic(const cJSON *spec, const char *dir, const char *where,
              hyd_job_size());
   snprintf(out->summary, sizeof out->summary,
            "logistic regression%s, %zu features, %zu classes, %zu train / "
-           "%zu val / %zu test rows, %s L2, %zu fold%s%s",
+           "%zu val / %zu test rows, %s %s, %zu fold%s%s",
            source ? " (Fashion-MNIST)" : "", d, classes, n_train, o->n_val,
-           o->n_test, grouping_name, folds, folds > 1 ? "s" : "", rows_note);
+           o->n_test, grouping_name, cmp ? "compander" : "L2", folds,
+           folds > 1 ? "s" : "", rows_note);
   free(train);
   return 0;
 fail:
@@ -515,4 +614,16 @@ fail:
     lr_destroy(o);
   cJSON_Delete(sums);
   return rc ? rc : 1;
+}
+
+int hyd_build_logistic(const cJSON *spec, const char *dir, const char *where,
+                       hyd_built_problem *out, char *err, size_t errsz)
+{
+  return build_classifier(spec, dir, where, 0, out, err, errsz);
+}
+
+int hyd_build_compander(const cJSON *spec, const char *dir, const char *where,
+                        hyd_built_problem *out, char *err, size_t errsz)
+{
+  return build_classifier(spec, dir, where, 1, out, err, errsz);
 }

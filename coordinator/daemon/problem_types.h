@@ -12,6 +12,10 @@ int hyd_build_foe(const cJSON *spec, const char *dir, const char *where,
                   hyd_built_problem *out, char *err, size_t errsz);
 int hyd_build_logistic(const cJSON *spec, const char *dir, const char *where,
                        hyd_built_problem *out, char *err, size_t errsz);
+/* Logistic regression with the weight compander's penalty
+ * (problem_logistic.c). */
+int hyd_build_compander(const cJSON *spec, const char *dir, const char *where,
+                        hyd_built_problem *out, char *err, size_t errsz);
 
 /* Shared by the denoising types (problem_tv.c): the sorted .pgm/.png
  * images of a folder (one size) into clean, and clean plus Gaussian noise

@@ -167,7 +167,8 @@ static const struct {
 } builders[] = {{"quadratic", build_quadratic},
                 {"tv", hyd_build_tv},
                 {"foe", hyd_build_foe},
-                {"logistic", hyd_build_logistic}};
+                {"logistic", hyd_build_logistic},
+                {"compander", hyd_build_compander}};
 
 int hyd_problem_build(const cJSON *spec, const char *dir, const char *origin,
                       hyd_built_problem *out, char *err, size_t errsz)

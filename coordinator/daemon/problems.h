@@ -25,6 +25,12 @@ typedef struct hyd_built_problem {
   /* Optional: a line or two about theta for the final report (exact f,
    * PSNR, test accuracy, ...). */
   void (*report)(void *owner, const double *theta, FILE *out);
+  /* Optional, used instead of report when set: the same with x0, the
+   * solver's final lower-level point of sample 0 (n_0 values, accurate to
+   * the solver's last eps; NULL when it cannot be had), to warm-start the
+   * report's own solve (an ill-conditioned one from 0 can take minutes). */
+  void (*report_from)(void *owner, const double *theta, const double *x0,
+                      FILE *out);
   /* Optional: the problem's own starting point (n_theta values, owned by
    * owner), used when the study gives no theta0 (FoE's seeded filters). */
   const double *theta0;

@@ -294,6 +294,26 @@ static int fail_study(hyd_session *s, const char *what, const char *why)
   return 1;
 }
 
+/* Sample 0's final lower-level point: the head of the solver's warm state
+ * (malloc'ed, at least n_0 values), or NULL. */
+static double *final_point(hyd_session *s)
+{
+  const hyd_problem *prob = s->built.problem;
+  size_t ws = hyd_maid_warm_size(s->solver);
+  size_t n0 = prob->lower_dim(prob->ctx, 0);
+  size_t p = hyd_maid_n_theta(s->solver);
+  double *warm = ws >= n0 && n0 > 0 ? malloc(ws * sizeof *warm) : NULL;
+  double *theta = malloc((p ? p : 1) * sizeof *theta);
+  hyd_maid_checkpoint cp;
+  if (warm &&
+      (!theta || hyd_maid_save(s->solver, &cp, theta, warm) != HYD_OK)) {
+    free(warm);
+    warm = NULL;
+  }
+  free(theta);
+  return warm;
+}
+
 static void final_report(hyd_session *s, const hyd_maid_info *in, int reason)
 {
   const double *theta = hyd_maid_theta(s->solver);
@@ -309,8 +329,13 @@ static void final_report(hyd_session *s, const hyd_maid_info *in, int reason)
     printf(" ... (%zu values)", p);
   printf("\ncost: %.0f lower-level + %.0f CG iterations, %.2f s\n",
          in->cost.lower_iters, in->cost.cg_iters, in->wall_seconds);
-  if (s->built.report)
+  if (s->built.report_from) {
+    double *x0 = final_point(s);
+    s->built.report_from(s->built.owner, theta, x0, stdout);
+    free(x0);
+  } else if (s->built.report) {
     s->built.report(s->built.owner, theta, stdout);
+  }
 }
 
 int hyd_session_begin(hyd_session *s, int resume)
