@@ -488,7 +488,12 @@ static void print_best(const hyd_store_study *s, const hyd_store_iteration *b) {
   printf("value g     %.12g\n", b->g);
   printf("sandwich    %.12g <= f <= %.12g\n", b->f_lo, b->f_hi);
   printf("z_norm      %.6g (omega %.6g, %s)\n", b->z_norm, b->omega,
-         b->certified ? "certified" : "estimated");
+         s->lower_nonconvex ? "heuristic"
+         : b->certified     ? "certified"
+                            : "estimated");
+  if (s->lower_nonconvex)
+    printf("bound       NOT certified: the lower level is non-convex (omega "
+           "and the sandwich are heuristics)\n");
   printf("work        %.0f lower + %.0f CG iterations\n", b->cost.lower_iters,
          b->cost.cg_iters);
   printf("theta      ");
@@ -510,7 +515,9 @@ static int best_body(const char *cmd, const cli_opts *o, hyd_store *st,
   cJSON *it = iteration_json(&b), *obj = cJSON_CreateObject();
   char *text = NULL;
   if (it && obj && add_number(obj, "study_id", (double)s->id) &&
-      add_string(obj, "study", s->name) && cJSON_AddItemToObject(obj, "best", it)) {
+      add_string(obj, "study", s->name) &&
+      add_string(obj, "bound", s->lower_nonconvex ? "not_certified" : "certifiable") &&
+      cJSON_AddItemToObject(obj, "best", it)) {
     it = NULL; /* owned by obj now */
     text = cJSON_Print(obj);
   }

@@ -6,6 +6,10 @@
 
 #include "problems.h"
 
+/* One-hidden-layer MLP with companded weights (problem_mlp.c). */
+int hyd_build_mlp(const cJSON *spec, const char *dir, const char *where,
+                  hyd_built_problem *out, char *err, size_t errsz);
+
 int hyd_build_tv(const cJSON *spec, const char *dir, const char *where,
                  hyd_built_problem *out, char *err, size_t errsz);
 int hyd_build_foe(const cJSON *spec, const char *dir, const char *where,

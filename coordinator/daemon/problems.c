@@ -167,6 +167,7 @@ static const struct {
 } builders[] = {{"quadratic", build_quadratic},
                 {"tv", hyd_build_tv},
                 {"foe", hyd_build_foe},
+                {"mlp", hyd_build_mlp},
                 {"logistic", hyd_build_logistic},
                 {"compander", hyd_build_compander}};
 

@@ -152,7 +152,8 @@ static int create_study(hyd_session *s, const cli_args *a, int status,
       .study_json = s->study.text, .options_json = options,
       .data_checksums_json = sums, .seed = s->study.seed, .host = host,
       .ranks = hyd_command_ranks(), .n_theta = s->built.problem->n_theta,
-      .status = status};
+      .status = status,
+      .lower_nonconvex = s->built.problem->lower_nonconvex};
   rc = hyd_store_create_study(s->store, &spec, &s->study_id);
   free(options);
   free(sums);

@@ -320,7 +320,9 @@ static void final_report(hyd_session *s, const hyd_maid_info *in, int reason)
   size_t p = hyd_maid_n_theta(s->solver);
   printf("study '%s': %s after %ld iterations (%ld accepted steps)\n",
          s->study.name, hyd_stop_reason_text(reason), in->iter, in->accepted);
-  printf("upper value g = %.8g  (certified f in [%.8g, %.8g])\n", in->g,
+  printf("upper value g = %.8g  (%s f in [%.8g, %.8g])\n", in->g,
+         s->built.problem->lower_nonconvex ? "heuristic, NOT certified:"
+                                           : "certified",
          in->f_lo, in->f_hi);
   printf("theta =");
   for (size_t j = 0; j < p && j < 12; j++)
@@ -338,9 +340,25 @@ static void final_report(hyd_session *s, const hyd_maid_info *in, int reason)
   }
 }
 
+/* A non-convex lower level (the MLP) voids the bound: said on stderr at
+ * every start and recorded once, with the study's bound column. */
+static void say_not_certified(hyd_session *s, int resume)
+{
+  if (!s->built.problem->lower_nonconvex)
+    return;
+  const char *msg = "the lower level is non-convex: omega and the sandwich "
+                    "f_lo <= f <= f_hi are NOT certified; the hypergradient "
+                    "of implicit differentiation at the lower solve's "
+                    "stationary point is used as a heuristic";
+  fprintf(stderr, "hyperd: study '%s': %s\n", s->study.name, msg);
+  if (!resume)
+    hyd_store_record_event(s->store, s->study_id, 2, "bound", msg);
+}
+
 int hyd_session_begin(hyd_session *s, int resume)
 {
   s->best_g = INFINITY;
+  say_not_certified(s, resume);
   open_webhook(s);
   /* Under mpirun the workers build the same study now and the MPI oracle
    * replaces the serial one: before setup, which freezes the oracle. */

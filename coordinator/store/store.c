@@ -17,7 +17,8 @@
   "s.created_at, s.started_at, s.finished_at, s.stop_reason, s.error, "       \
   "s.best_value, s.best_iteration, s.n_theta, "                               \
   "(SELECT count(*) FROM iterations AS i WHERE i.study_id = s.id), "          \
-  "(SELECT count(*) FROM evaluations AS e WHERE e.study_id = s.id) "          \
+  "(SELECT count(*) FROM evaluations AS e WHERE e.study_id = s.id), "         \
+  "s.bound "                                                                  \
   "FROM studies AS s "
 #define COST_COLUMNS                                                           \
   "lower_iters, cg_iters, lower_batches, cg_batches, lower_iters_ref, "       \
@@ -30,8 +31,8 @@ static const char *const stmt_sql[STMT_COUNT] = {
     [STMT_INSERT_STUDY] =
         "INSERT INTO studies (name, problem, method, status, study_json, "
         "options_json, data_checksums_json, seed, host, ranks, n_theta, "
-        "started_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, "
-        "CASE WHEN ?4 = 'RUNNING' THEN " NOW " END)",
+        "started_at, bound) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, "
+        "?11, CASE WHEN ?4 = 'RUNNING' THEN " NOW " END, ?12)",
     [STMT_SET_STATUS] =
         "UPDATE studies SET status = ?2, "
         "started_at = CASE WHEN ?2 = 'RUNNING' THEN coalesce(started_at, " NOW

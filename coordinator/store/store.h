@@ -117,6 +117,8 @@ typedef struct hyd_store_study_spec {
   int ranks;                       /* 0: unknown (NULL) */
   size_t n_theta;                  /* hyperparameters per theta */
   int status;                      /* initial hyd_study_status (QUEUED, RUNNING) */
+  int lower_nonconvex;             /* the problem's (hyd_problem.lower_nonconvex):
+                                      1 stores bound 'not_certified' */
 } hyd_store_study_spec;
 
 /* A study row. From hyd_store_get_study / hyd_store_find_study the strings
@@ -138,6 +140,8 @@ typedef struct hyd_store_study {
   size_t n_theta;
   long n_iterations;               /* rows in `iterations` */
   long n_evaluations;              /* rows in `evaluations` */
+  int lower_nonconvex;             /* bound 'not_certified': omega and the
+                                      sandwich are heuristics */
 } hyd_store_study;
 
 /* Frees the owned strings and zeroes the struct. Accepts NULL. */

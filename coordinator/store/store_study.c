@@ -25,7 +25,7 @@ enum {
   C_ID, C_NAME, C_PROBLEM, C_METHOD, C_STATUS, C_STUDY_JSON, C_OPTIONS_JSON,
   C_CHECKSUMS_JSON, C_SEED, C_HOST, C_RANKS, C_CREATED, C_STARTED,
   C_FINISHED, C_STOP_REASON, C_ERROR, C_BEST_VALUE, C_BEST_ITERATION,
-  C_N_THETA, C_N_ITERATIONS, C_N_EVALUATIONS
+  C_N_THETA, C_N_ITERATIONS, C_N_EVALUATIONS, C_BOUND
 };
 
 static char *text_col(sqlite3_stmt *stmt, int i) {
@@ -58,6 +58,8 @@ static void study_from_row(sqlite3_stmt *stmt, hyd_store_study *s) {
   s->n_theta = (size_t)sqlite3_column_int64(stmt, C_N_THETA);
   s->n_iterations = (long)sqlite3_column_int64(stmt, C_N_ITERATIONS);
   s->n_evaluations = (long)sqlite3_column_int64(stmt, C_N_EVALUATIONS);
+  const char *bound = text_col(stmt, C_BOUND);
+  s->lower_nonconvex = bound && strcmp(bound, "not_certified") == 0;
 }
 
 /* Turns the borrowed strings of `s` into owned copies. */
@@ -131,6 +133,8 @@ static int bind_spec(sqlite3_stmt *q, const hyd_store_study_spec *spec) {
   if (rc == SQLITE_OK)
     rc = spec->ranks > 0 ? sqlite3_bind_int(q, 10, spec->ranks) : sqlite3_bind_null(q, 10);
   if (rc == SQLITE_OK) rc = sqlite3_bind_int64(q, 11, (sqlite3_int64)spec->n_theta);
+  if (rc == SQLITE_OK)
+    rc = hyd_store_bind_text(q, 12, spec->lower_nonconvex ? "not_certified" : "certifiable");
   return rc;
 }
 
