@@ -59,6 +59,16 @@ expect_rc 0 "$HYPERD" best quad --db a.db
 grep -q '^bound' stdout && fail "quadratic best: $(cat stdout)"
 grep -q '^z_norm .*, certified)$' stdout || fail "quadratic best: $(grep z_norm stdout)"
 
+# A version-1 database migrates: its old study reads 'certifiable'.
+sqlite3 old.db < "$HERE/../../schema/001_initial.sql"
+sqlite3 old.db "PRAGMA user_version = 1; PRAGMA application_id = 1213812804;
+  INSERT INTO studies (name, problem, method, study_json, n_theta)
+  VALUES ('old', 'quadratic', 'rigorous', '{}', 1)"
+expect_rc 0 "$HYPERD" run quad.json -q --db old.db
+[ "$(sqlite3 old.db "PRAGMA user_version; SELECT group_concat(name || '=' || bound) FROM studies")" \
+  = "$(printf '2\nold=certifiable,quad=certifiable')" ] \
+  || fail "migration: $(sqlite3 old.db 'PRAGMA user_version; SELECT name, bound FROM studies')"
+
 # The seeded start: no iteration, the report retrains from it; the same
 # seed gives the same network, another seed another one.
 mlp_study s1.json s1 0 '"seed": 3'
