@@ -1,7 +1,7 @@
 /* Row-split logistic regression over MPI ranks (workers/rowsplit.h).
  *
  * One request: rank 0 broadcasts a header of 4 doubles {cmd, same_point,
- * want_grad, eval_set}, then the vectors the command needs (theta and W
+ * want_grad, arg} (arg: the evaluation set, or hvp_change's radius), then the vectors the command needs (theta and W
  * unless same_point says the workers still hold the last ones bit for bit,
  * V for a product, the upper level's W); every rank computes its block into
  * {status, value, vector} and MPI_Gather brings the P records to rank 0,
@@ -69,13 +69,14 @@ static size_t record_len(const hyd_rowsplit *rs, int cmd, int want_grad)
 {
   if (cmd == HYD_ROWSPLIT_EVAL)
     return 4; /* status, loss sum, correct count, rows */
-  if (cmd == HYD_ROWSPLIT_UPPER && !want_grad)
+  if ((cmd == HYD_ROWSPLIT_UPPER && !want_grad) || cmd == HYD_ROWSPLIT_CHANGE)
     return 2;
   return 2 + rs->n;
 }
 
 /* Fills rs->record for a command whose vectors are in rs->payload. */
-static void compute_block(hyd_rowsplit *rs, int cmd, int want_grad, int set)
+static void compute_block(hyd_rowsplit *rs, int cmd, int want_grad,
+                          double arg)
 {
   double t0 = MPI_Wtime();
   const double *theta = rs->payload, *W = rs->payload + rs->p;
@@ -93,8 +94,11 @@ static void compute_block(hyd_rowsplit *rs, int cmd, int want_grad, int set)
   case HYD_ROWSPLIT_UPPER:
     st = rs->bp->upper(ctx, 0, V, &value, want_grad ? rec + 2 : NULL);
     break;
+  case HYD_ROWSPLIT_CHANGE:
+    st = rs->bp->hvp_change(ctx, 0, theta, W, V, arg, &value);
+    break;
   case HYD_ROWSPLIT_EVAL: {
-    size_t k = set == 1 ? 1 : 0, m = rs->n_eval[k];
+    size_t k = arg == 1.0 ? 1 : 0, m = rs->n_eval[k];
     double loss = 0.0, acc = 0.0;
     if (m > 0)
       st = hyd_logistic_evaluate(rs->block, V, rs->eval[k], m, &loss, &acc);
@@ -164,18 +168,19 @@ static int gather_sum(hyd_rowsplit *rs, int cmd, size_t len, double *value,
  * lower level's point (GRAD, HVP); V: the product's vector or the upper
  * level's W. */
 static int request(hyd_rowsplit *rs, int cmd, const double *theta,
-                   const double *W, const double *V, int want_grad, int set,
+                   const double *W, const double *V, int want_grad, double arg,
                    double *value, double *out)
 {
   if (!rs->connected)
     return rs_fail(rs, HYD_EINVAL, "row-split problem not connected");
   rs->st.calls[cmd] += 1;
   double *th = rs->payload, *w = th + rs->p, *v = w + rs->n;
-  int point = cmd == HYD_ROWSPLIT_GRAD || cmd == HYD_ROWSPLIT_HVP;
+  int point = cmd == HYD_ROWSPLIT_GRAD || cmd == HYD_ROWSPLIT_HVP ||
+              cmd == HYD_ROWSPLIT_CHANGE;
   int same = point && rs->last_valid &&
              memcmp(th, theta, rs->p * sizeof *th) == 0 &&
              memcmp(w, W, rs->n * sizeof *w) == 0;
-  double hdr[RS_HEADER] = {(double)cmd, same, want_grad, set};
+  double hdr[RS_HEADER] = {(double)cmd, same, want_grad, arg};
   int rc = bcast(rs, hdr, RS_HEADER, cmd);
   if (!rc && point && !same) {
     memcpy(th, theta, rs->p * sizeof *th);
@@ -193,7 +198,7 @@ static int request(hyd_rowsplit *rs, int cmd, const double *theta,
     rs->connected = 0;
     return rc;
   }
-  compute_block(rs, cmd, want_grad, set);
+  compute_block(rs, cmd, want_grad, arg);
   rc = gather_sum(rs, cmd, record_len(rs, cmd, want_grad), value, out);
   if (rc == HYD_MPI_ECOMM)
     rs->connected = 0;
@@ -238,6 +243,18 @@ static int rs_upper(void *ctx, size_t sample, const double *W, double *value,
     return HYD_EINVAL;
   return request(rs, HYD_ROWSPLIT_UPPER, NULL, NULL, W, grad != NULL, 0,
                  value, grad);
+}
+
+/* Each block bounds the change over its own rows (and rank 0's adds the
+ * penalty's): the sum bounds the whole. */
+static int rs_hvp_change(void *ctx, size_t sample, const double *theta,
+                         const double *W, const double *Q, double radius,
+                         double *M)
+{
+  hyd_rowsplit *rs = ctx;
+  if (sample != 0 || !theta || !W || !Q || !M)
+    return HYD_EINVAL;
+  return request(rs, HYD_ROWSPLIT_CHANGE, theta, W, Q, 0, radius, M, NULL);
 }
 
 /* B, B^T and the constants need no other rank: W is replicated, B is the
@@ -353,6 +370,7 @@ int hyd_rowsplit_prepare(hyd_rowsplit **out, hyd_logistic *block,
   t->cross_prod = bp->cross_prod ? rs_cross_prod : NULL;
   t->upper = rs_upper;
   t->constants = rs_constants;
+  t->hvp_change = bp->hvp_change ? rs_hvp_change : NULL;
   *out = rs;
   return HYD_OK;
 }
@@ -537,19 +555,19 @@ int hyd_rowsplit_serve(hyd_rowsplit *rs)
     if (rc)
       return rc;
     int cmd = (int)hdr[0], same = hdr[1] != 0.0, want = hdr[2] != 0.0;
-    int set = (int)hdr[3];
     if (cmd <= HYD_ROWSPLIT_STOP || cmd >= HYD_ROWSPLIT_NCMD) {
       rs->st.calls[HYD_ROWSPLIT_STOP] += 1;
       rs->connected = 0;
       return HYD_OK;
     }
     rs->st.calls[cmd] += 1;
-    int point = cmd == HYD_ROWSPLIT_GRAD || cmd == HYD_ROWSPLIT_HVP;
+    int point = cmd == HYD_ROWSPLIT_GRAD || cmd == HYD_ROWSPLIT_HVP ||
+                cmd == HYD_ROWSPLIT_CHANGE;
     if (point && !same && (rc = bcast(rs, th, rs->p + rs->n, cmd)))
       return rc;
     if (cmd != HYD_ROWSPLIT_GRAD && (rc = bcast(rs, v, rs->n, cmd)))
       return rc;
-    compute_block(rs, cmd, want, set);
+    compute_block(rs, cmd, want, hdr[3]);
     if ((rc = gather_sum(rs, cmd, record_len(rs, cmd, want), NULL, NULL)))
       return rc;
   }

@@ -70,6 +70,7 @@ enum hyd_rowsplit_cmd {
   HYD_ROWSPLIT_HVP,
   HYD_ROWSPLIT_UPPER,
   HYD_ROWSPLIT_EVAL,
+  HYD_ROWSPLIT_CHANGE, /* hvp_change: the blocks' bounds add up */
   HYD_ROWSPLIT_NCMD
 };
 

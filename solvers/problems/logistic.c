@@ -443,6 +443,69 @@ static void penalty_constants(const hyd_logistic *lr, const double *e,
   }
 }
 
+/* How much the Hessian's action on one Q can change within rho of W (the
+ * sharper alternative to LA ||Q|| that hyd_problem.hvp_change asks for).
+ * Row r, with u = Q^T x_r, s = 1 - max_c p_c, and the logits moving by
+ * w = (W' - W)^T x_r, ||w|| <= ||x_r|| ||W' - W||:
+ *   d/dt S(p) u = p' .* (u - (p.u) 1) - p (p'.u),   p' = S(p) w,
+ * each entry |u_c - p.u| <= range(u), and p'.u = p'.(u - (p.u) 1) since p'
+ * sums to 0, so ||d/dt S(p) u|| <= (1 + sqrt C) range(u) ||S(p)|| ||w||;
+ * ||S(p)|| <= min(1/2, 2 s) (Gershgorin: row c has centre and radius
+ * p_c (1 - p_c), and p_c (1 - p_c) <= s for every c), and along the move
+ * p_max falls by at most ||w||/2 <= ||x_r|| rho / 2. A confidently
+ * classified row (s near 0) hardly changes its curvature: the global LA
+ * charges every row the worst case. Summed over rows as A V sums them,
+ * plus the penalty's LA ||Q|| (0 for L2, whose Hessian is constant; in a
+ * row block, only where the block carries the penalty). */
+static int lr_hvp_change(void *ctx, size_t sample, const double *theta,
+                         const double *W, const double *Q, double rho,
+                         double *M)
+{
+  hyd_logistic *lr;
+  lr_fold *f;
+  int st = lr_enter(ctx, sample, 1, theta, W, Q, M, &lr, &f);
+  if (st)
+    return st;
+  if (!(rho >= 0.0))
+    return HYD_EINVAL;
+  double LAp = 0.0;
+  if (lr->penalty != HYD_LOGISTIC_PENALTY_L2 && lr->with_penalty) {
+    if (rho > lr->radius) { /* the penalty's bounds do not reach that far */
+      *M = INFINITY;
+      return HYD_OK;
+    }
+    double mu, Lp, LB;
+    penalty_constants(lr, f->th, W, f->th + lr->p, &mu, &Lp, &LB, &LAp);
+  }
+  lr_ensure_probs(lr, f, W);
+  size_t d = lr->d, C = lr->C;
+  double *Z = f->z, *Qt = Z + HYD_LR_ROWS * C;
+  hyd_lr_transpose(d, C, Q, Qt);
+  double sum = 0.0;
+  for (size_t i0 = 0; i0 < f->n_train; i0 += HYD_LR_ROWS) {
+    size_t nr = f->n_train - i0 < HYD_LR_ROWS ? f->n_train - i0 : HYD_LR_ROWS;
+    hyd_lr_logits(d, C, lr->X, f->train + i0, nr, Qt, Z);
+    for (size_t i = 0; i < nr; i++) {
+      const double *pr = f->P + (i0 + i) * C, *u = Z + i * C;
+      const double *x = lr->X + f->train[i0 + i] * d;
+      double lo = u[0], hi = u[0], pmax = pr[0], xx = 0.0;
+      for (size_t c = 1; c < C; c++) {
+        lo = u[c] < lo ? u[c] : lo;
+        hi = u[c] > hi ? u[c] : hi;
+        pmax = pr[c] > pmax ? pr[c] : pmax;
+      }
+      for (size_t j = 0; j < d; j++)
+        xx += x[j] * x[j];
+      double curv = 2.0 * (1.0 - pmax) + sqrt(xx) * rho;
+      sum += xx * (hi - lo) * (curv < 0.5 ? curv : 0.5);
+    }
+  }
+  /* 1e-12 relative covers rounding of the sums, as for norm_B */
+  *M = ((1.0 + sqrt((double)C)) * sum / div_train(lr, f) +
+        LAp * hyd_nrm2(lr->n, Q)) * (1.0 + 1e-12);
+  return isfinite(*M) ? HYD_OK : HYD_ENONFINITE;
+}
+
 static int lr_constants(void *ctx, size_t sample, const double *theta,
                         const double *W, hyd_constants *out)
 {
@@ -808,6 +871,7 @@ int hyd_logistic_create_penalized(hyd_logistic **out, size_t rows, size_t d,
   p->cross_prod = lr_cross_prod;
   p->upper = lr_upper;
   p->constants = lr_constants;
+  p->hvp_change = lr_hvp_change;
   *out = lr;
   return HYD_OK;
 }

@@ -43,8 +43,11 @@ void hyd_maid_options_default(hyd_maid_options *o, int method)
     o->oracle.lower_max_iter = 2000;
     o->oracle.cg_max_iter = 2000;
     o->oracle.float32 = 1;
+    o->oracle.cg_balance = 0.0;
     o->max_iter = 3000;
   }
+  if (method == HYD_METHOD_HOAG) /* HOAG's schedule sets CG's tolerance */
+    o->oracle.cg_balance = 0.0;
 }
 
 typedef enum { T_DOUBLE, T_LONG, T_BOOL, T_ENUM } opt_type;
@@ -91,6 +94,7 @@ static const opt_def options[] = {
     {"lower.restart", T_BOOL, OOFF(lower_restart), 0, 1, 0, NULL, "FISTA gradient restart"},
     {"lower.max_iter", T_LONG, OOFF(lower_max_iter), 1, 1e15, 0, NULL, "cap per lower-level solve"},
     {"cg.max_iter", T_LONG, OOFF(cg_max_iter), 1, 1e15, 0, NULL, "cap per CG solve"},
+    {"cg.balance", T_DOUBLE, OOFF(cg_balance), 0, 1, 0, NULL, "CG's share of omega that lets it stop above delta (0: stop at delta)"},
     {"cg.warm_start", T_BOOL, OOFF(cg_warm_start), 0, 1, 0, NULL, "start CG from the previous adjoint"},
     {"bound", T_ENUM, OOFF(bound), 0, 0, 0, bound_names, "error bound formula"},
     {"hoag.schedule", T_ENUM, OFF(hoag_schedule), 0, 0, 0, schedule_names, "HOAG accuracy schedule"},

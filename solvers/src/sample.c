@@ -160,6 +160,58 @@ static double achieved_eps(const hyd_lower_result *lr, double eps)
   return isnan(lr->grad_norm) ? eps : lr->grad_norm / lr->mu;
 }
 
+/* omega's coefficient of eps (design/maid.md section 2):
+ *   c = Lg ||B||/mu + ||B|| LAinv ||grad g|| + LB ||grad g||/mu.
+ * Where the problem bounds how much A's action on the adjoint q can change
+ * (hvp_change), the middle term, ||B|| times a bound of
+ * ||(A(xhat)^-1 - A(x)^-1) grad g|| / eps, can be sharpened: with q* the
+ * exact adjoint at x and r = grad g - A(x) q the CG residual,
+ *   (A(xhat)^-1 - A(x)^-1) grad g = A(xhat)^-1 (A(x) - A(xhat)) q*
+ *     = A(xhat)^-1 (A(x) - A(xhat)) q + (A(xhat)^-1 - A(x)^-1) r,
+ * whose norm is at most (M/mu + LAinv ||r||) eps. The smaller of the two
+ * is used. have_q: s->q holds an adjoint to take M at. */
+static int eps_coefficient(hyd_sample *s, const hyd_oracle_config *cfg,
+                           const double *theta, const hyd_constants *c,
+                           double gn, double e, double resid, int have_q,
+                           double *ci)
+{
+  double adj = c->LAinv * gn;
+  if (have_q && cfg->bound == HYD_BOUND_CERTIFIED && s->prob->hvp_change &&
+      adj > 0.0) {
+    double M = NAN;
+    int rc = s->prob->hvp_change(s->prob->ctx, s->index, theta, s->x, s->q,
+                                 e, &M);
+    if (rc != 0)
+      return hyd_set_error(s->errmsg, HYD_ECALLBACK,
+                           "sample %zu: hvp_change callback failed (%d)",
+                           s->index, rc);
+    if (!(M >= 0.0))
+      return hyd_set_error(s->errmsg, HYD_ENONFINITE,
+                           "sample %zu: hvp_change result is not finite (%g)",
+                           s->index, M);
+    double sharp = M / c->mu + c->LAinv * resid;
+    adj = sharp < adj ? sharp : adj;
+  }
+  *ci = c->Lg * c->norm_B / c->mu + adj * c->norm_B + c->LB * gn / c->mu;
+  return HYD_OK;
+}
+
+/* The residual CG stops at: delta, or, with the certified bound, as much
+ * more as keeps omega's CG term (||B||/mu) r within cg_balance of its eps
+ * terms c e: below that, a smaller residual barely moves omega but costs
+ * iterations (with LAinv large, c e can exceed the delta term a thousand
+ * times at the delta the method asks for). omega is computed with the
+ * residual reached, so it stays a bound. */
+static double cg_tolerance(const hyd_oracle_config *cfg, const hyd_constants *c,
+                           double ci, double e, double delta)
+{
+  if (cfg->bound != HYD_BOUND_CERTIFIED || !(cfg->cg_balance > 0.0) ||
+      !(c->norm_B > 0.0))
+    return delta;
+  double room = cfg->cg_balance * ci * e * c->mu / c->norm_B;
+  return isfinite(room) && room > delta ? room : delta;
+}
+
 /* Context of the Hessian-vector product handed to CG. */
 typedef struct hvp_ctx {
   hyd_sample *s;
@@ -263,15 +315,28 @@ int hyd_sample_evaluate(hyd_sample *s, const hyd_oracle_config *cfg,
   if (rc != HYD_OK)
     return rc;
 
-  if (!(cfg->cg_warm_start && s->have_q))
+  double gn = hyd_nrm2(s->n, s->grad_g);
+  double e = achieved_eps(&lr, eps);
+  double mu = c.mu;
+  /* omega's coefficient of eps, first at the warm start (it sets how far
+   * CG must go), then at the adjoint CG returns */
+  int warm = cfg->cg_warm_start && s->have_q;
+  if (!warm)
     hyd_zero(s->n, s->q);
+  double ci;
+  rc = eps_coefficient(s, cfg, theta, &c, gn, e, 0.0, warm, &ci);
+  if (rc != HYD_OK)
+    return rc;
   long cg_iters = 0;
   double resid = 0.0;
   hvp_ctx hc = {s, theta, s->x};
-  rc = hyd_cg(s->n, hvp, &hc, s->grad_g, s->q, delta, cfg->cg_max_iter,
+  rc = hyd_cg(s->n, hvp, &hc, s->grad_g, s->q,
+              cg_tolerance(cfg, &c, ci, e, delta), cfg->cg_max_iter,
               cg_flags(cfg), s->work, &cg_iters, &resid);
   out->cg_iters = (double)cg_iters;
   s->have_q = rc == HYD_OK;
+  if (rc == HYD_OK)
+    rc = eps_coefficient(s, cfg, theta, &c, gn, e, resid, 1, &ci);
   if (rc != HYD_OK)
     return rc;
 
@@ -290,11 +355,7 @@ int hyd_sample_evaluate(hyd_sample *s, const hyd_oracle_config *cfg,
       return rc;
   }
 
-  double gn = hyd_nrm2(s->n, s->grad_g);
-  double e = achieved_eps(&lr, eps);
   double d = resid;
-  double mu = c.mu;
-  double ci = c.Lg * c.norm_B / mu + c.LAinv * gn * c.norm_B + c.LB * gn / mu;
   out->omega = ci * e + (c.norm_B / mu) * d + (c.LB * c.Lg / mu) * e * e;
   sandwich(s->prob, gn, c.Lg, e, &out->radius_lo, &out->radius_hi);
   out->grad_g_norm = gn;

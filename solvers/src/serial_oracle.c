@@ -230,4 +230,5 @@ void hyd_oracle_config_default(hyd_oracle_config *cfg)
   cfg->stop_scale = 1.0;
   cfg->seed = 0;
   cfg->float32 = 0;
+  cfg->cg_balance = 0.1;
 }

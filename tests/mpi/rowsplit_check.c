@@ -12,9 +12,9 @@
  *
  * Checks (rank 0): lower_grad (value and vector), lower_hvp (also a second
  * product at the same point, which sends only V), upper (value, gradient
- * and value alone), cross_tprod, cross_prod, constants and evaluate at a
- * few points. With one rank every number must equal the serial one bit
- * for bit; with more, agree to 1e-12 relative (max |a - b| / max |b|).
+ * and value alone), cross_tprod, cross_prod, constants, hvp_change and
+ * evaluate at a few points. With one rank every number must equal the
+ * serial one bit for bit; with more, agree to 1e-12 relative (max |a - b| / max |b|).
  * --maid K: K outer iterations of MAID (rigorous) with the serial problem
  * on rank 0 alone, then with the row-split one on all ranks: theta at every
  * iteration must agree to 1e-9 relative (bit for bit with one rank), and
@@ -196,6 +196,11 @@ static int run_checks(const hyd_problem *ser, const hyd_problem *rsp,
       snprintf(label, sizeof label, "constants.%s", names[k]);
       check(label, &xa[k], &xb[k], 1);
     }
+    double ma, mb;
+    if (ser->hvp_change(ser->ctx, 0, theta, W, V, 1e-6, &mb) ||
+        rsp->hvp_change(rsp->ctx, 0, theta, W, V, 1e-6, &ma))
+      return 1;
+    check("hvp_change", &ma, &mb, 1);
     (void)D;
   }
   free(theta);

@@ -293,6 +293,65 @@ Test(logistic, constants_bound_true_quantities)
   }
 }
 
+/* hvp_change: ||(A(W2) - A(W)) Q|| <= M ||W2 - W|| for W2 within rho of
+ * W, at confident and at uncertain W (scaled), for every grouping, with
+ * W2 on the sphere of radius rho and inside it; and M falls with the
+ * rows' confidence, which is what makes it sharper than LA ||Q||. Random
+ * moves are not the worst ones: they reach about 3% of M here. */
+Test(logistic, hvp_change_bounds_the_change)
+{
+  lr_fixture fx;
+  make_data(&fx, 16);
+  test_rng r;
+  rng_seed(&r, 17);
+  for (int g = 0; g < 4; g++) {
+    hyd_logistic *lr = make_lr(&fx, groupings[g]);
+    const hyd_problem *p = hyd_logistic_problem(lr);
+    cr_assert_not_null(p->hvp_change);
+    double th[NW], worst = 0.0;
+    rng_fill(&r, n_thetas[g], -3.0, 0.0, th);
+    for (int trial = 0; trial < 40; trial++) {
+      size_t i = (size_t)trial % 2;
+      double W[NW], W2[NW], Q[NW], a1[NW], a2[NW], M;
+      double scale = (trial % 4 < 2) ? 0.3 : 6.0; /* uncertain / confident */
+      rng_fill(&r, NW, -scale, scale, W);
+      rng_fill(&r, NW, -1.0, 1.0, Q);
+      double rho = (trial % 3 == 0) ? 1e-6 : (trial % 3 == 1) ? 1e-2 : 0.5;
+      double dir[NW];
+      for (size_t k = 0; k < NW; k++)
+        dir[k] = rng_normal(&r);
+      double nd = vec_norm(NW, dir), t = (trial % 5 == 0) ? 0.37 : 1.0;
+      for (size_t k = 0; k < NW; k++)
+        W2[k] = W[k] + t * rho * dir[k] / nd;
+      cr_assert_eq(p->hvp_change(p->ctx, i, th, W, Q, rho, &M), 0);
+      cr_assert_eq(p->lower_hvp(p->ctx, i, th, W, Q, a1), 0);
+      cr_assert_eq(p->lower_hvp(p->ctx, i, th, W2, Q, a2), 0);
+      for (size_t k = 0; k < NW; k++)
+        a1[k] -= a2[k];
+      cr_assert(vec_norm(NW, a1) <= M * t * rho * (1 + 1e-12),
+                "grouping %d trial %d: change %.6g > M %.6g * %.3g", g, trial,
+                vec_norm(NW, a1), M, t * rho);
+      worst = fmax(worst, vec_norm(NW, a1) / (M * t * rho));
+    }
+    /* and not uselessly loose: random moves reach about 3% of it */
+    cr_assert(worst > 0.01, "grouping %d: largest change / bound %g", g, worst);
+    /* confident rows: M shrinks as W grows along the same direction */
+    double W[NW], Q[NW], Wb[NW], Ms, Mb;
+    rng_fill(&r, NW, -1.0, 1.0, W);
+    rng_fill(&r, NW, -1.0, 1.0, Q);
+    for (size_t k = 0; k < NW; k++)
+      Wb[k] = 20.0 * W[k];
+    cr_assert_eq(p->hvp_change(p->ctx, 0, th, W, Q, 1e-8, &Ms), 0);
+    cr_assert_eq(p->hvp_change(p->ctx, 0, th, Wb, Q, 1e-8, &Mb), 0);
+    cr_assert(Mb < 0.1 * Ms, "M %.6g at 20 W, %.6g at W", Mb, Ms);
+    /* bad arguments */
+    cr_assert_eq(p->hvp_change(p->ctx, 2, th, W, Q, 1e-8, &Ms), HYD_EINVAL);
+    cr_assert_eq(p->hvp_change(p->ctx, 0, th, W, NULL, 1e-8, &Ms), HYD_EINVAL);
+    cr_assert_eq(p->hvp_change(p->ctx, 0, th, W, Q, -1.0, &Ms), HYD_EINVAL);
+    hyd_logistic_destroy(lr);
+  }
+}
+
 /* The probability cache must follow W, even when W changes in place. */
 Test(logistic, hvp_cache_follows_W)
 {

@@ -134,7 +134,7 @@ Test(errors, bad_problem_tables_are_refused)
  * the k-th call of one callback. */
 typedef struct faulty {
   const hyd_problem *inner;
-  int which;   /* 0 grad, 1 hvp, 2 cross, 3 upper, 4 constants */
+  int which;   /* 0 grad, 1 hvp, 2 cross, 3 upper, 4 constants, 5 hvp_change */
   int fail_at; /* 1-based call number */
   int nan;     /* produce NaN instead of failing */
   int calls;
@@ -188,7 +188,17 @@ static int f_const(void *c, size_t i, const double *t, const double *x,
 {
   faulty *f = c;
   int rc = f->inner->constants(f->inner->ctx, i, t, x, k);
+  if (f->which == 5) /* A is constant: any LAinv is a bound; > 0 makes the */
+    k->LAinv = 1e-6; /* oracle ask hvp_change */
   return trip(f, 4, &k->mu, 1) == 1 ? -3 : rc;
+}
+static int f_change(void *c, size_t i, const double *t, const double *x,
+                    const double *q, double radius, double *M)
+{
+  faulty *f = c;
+  (void)i, (void)t, (void)x, (void)q, (void)radius;
+  *M = 0.0; /* exact for a constant A */
+  return trip(f, 5, M, 1) == 1 ? -3 : 0;
 }
 
 static int run_faulty(faulty *f, char *msg, size_t msgsize)
@@ -201,6 +211,7 @@ static int run_faulty(faulty *f, char *msg, size_t msgsize)
   p.cross_tprod = f_cross;
   p.upper = f_upper;
   p.constants = f_const;
+  p.hvp_change = f_change;
   p.lower_start = NULL; /* the inner ones expect the inner context */
   p.cross_prod = NULL;
   hyd_maid *s;
@@ -220,8 +231,8 @@ Test(errors, callback_failing_on_third_call_and_nan_results)
 {
   hyd_quadratic *q = small_problem();
   const char *names[] = {"gradient", "Hessian-vector", "B^T q", "upper",
-                         "constants"};
-  for (int which = 0; which < 5; which++) {
+                         "constants", "hvp_change"};
+  for (int which = 0; which < 6; which++) {
     for (int nan = 0; nan <= 1; nan++) {
       faulty f = {hyd_quadratic_problem(q), which, 3, nan, 0};
       char msg[256];

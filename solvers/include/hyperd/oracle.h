@@ -53,6 +53,11 @@ typedef struct hyd_oracle_config {
   double stop_scale;       /* reference GD: stop when ||grad h||/(s mu) < eps */
   unsigned long seed;      /* reference bound's random-point estimates */
   int float32;             /* reference: CG vectors rounded to float32 */
+  double cg_balance;       /* certified bound: CG may stop at a residual
+                              above delta while its term of omega,
+                              (||B||/mu) residual, stays within this
+                              fraction of the eps terms (0: residual <=
+                              delta, as design/maid.md states it) */
 } hyd_oracle_config;
 
 /* Default configuration (rigorous mode). */

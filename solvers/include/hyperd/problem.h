@@ -23,7 +23,7 @@ extern "C" {
 #endif
 
 /* Bump when the table changes shape; hyd_problem_check rejects others.
- * 2: lower_nonconvex. */
+ * 2: lower_nonconvex, hvp_change. */
 #define HYD_PROBLEM_VERSION 2
 
 /* Constants of sample i at (theta, x). Bounds that make the hypergradient
@@ -87,6 +87,17 @@ typedef struct hyd_problem {
    * zero-initialised table has): strongly convex, as section 2 of
    * design/maid.md assumes. */
   int lower_nonconvex;
+
+  /* Optional (NULL: the bound uses LAinv alone). A number M such that
+   * ||(A_i(x', theta) - A_i(x, theta)) q|| <= M ||x' - x|| for every x'
+   * with ||x' - x|| <= radius: how much the Hessian's action on this one
+   * q (the adjoint just computed) can change near x. It sharpens omega's
+   * term in LAinv: ||(A(xhat)^-1 - A(x)^-1) grad g|| <= (M/mu + LAinv
+   * delta) eps instead of LAinv ||grad g|| eps (docs/method.md). Return
+   * INFINITY where no such M is at hand. */
+  int (*hvp_change)(void *ctx, size_t sample, const double *theta,
+                    const double *x, const double *q, double radius,
+                    double *M);
 } hyd_problem;
 
 /* HYD_OK if the table is usable (version, sizes, mandatory callbacks);
