@@ -7,6 +7,7 @@
  * commit into a rollback: a database never holds half an iteration. */
 #include "store_internal.h"
 
+#include <math.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -103,7 +104,9 @@ static int bind_doubles(sqlite3_stmt *q, int first, const double *v, int n) {
 
 static int bind_evaluation(hyd_store *st, sqlite3_stmt *q, const hyd_maid_event *ev,
                            const char *fail_reason) {
-  const double values[8] = {ev->eps,   ev->delta, ev->step, ev->z_norm,
+  /* Only a trial has a step; an evaluation's column is NULL (NaN binds as NULL). */
+  const double step = ev->kind == HYD_EVENT_TRIAL ? ev->step : NAN;
+  const double values[8] = {ev->eps,   ev->delta, step,    ev->z_norm,
                             ev->omega, ev->f_lo,  ev->f_hi, ev->g};
   int rc = sqlite3_bind_int64(q, 1, st->iter_study);
   if (rc == SQLITE_OK) rc = sqlite3_bind_int64(q, 2, st->iter_number);

@@ -282,6 +282,36 @@ Test(store_write, failed_evaluation_and_nan) {
   cr_assert_eq(hyd_store_best(st, id, &best), HYD_STORE_ENOTFOUND);
 }
 
+Test(store_write, an_evaluation_has_no_step) {
+  int64_t id = new_study("steps", 1);
+  double theta = 1.0;
+  cr_assert_eq(hyd_store_begin_iteration(st, id, 1), HYD_STORE_OK);
+  hyd_maid_event e = test_event(1, 0, &theta), t = test_event(1, 1, &theta);
+  e.step = 0.5; /* whatever the solver left there: not a step of an evaluation */
+  t.step = 0.25;
+  cr_assert_eq(hyd_store_record_evaluation(st, &e, NULL), HYD_STORE_OK);
+  cr_assert_eq(hyd_store_record_evaluation(st, &t, NULL), HYD_STORE_OK);
+  cr_assert_eq(hyd_store_commit_iteration(st), HYD_STORE_OK);
+  sqlite3 *c = NULL;
+  cr_assert_eq(sqlite3_open_v2(db, &c, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+  sqlite3_stmt *q = NULL;
+  cr_assert_eq(sqlite3_prepare_v2(c, "SELECT kind, step IS NULL, coalesce(step, -1) FROM evaluations"
+                                     " ORDER BY seq", -1, &q, NULL), SQLITE_OK);
+  cr_assert_eq(sqlite3_step(q), SQLITE_ROW);
+  cr_assert_str_eq((const char *)sqlite3_column_text(q, 0), "evaluate");
+  cr_assert_eq(sqlite3_column_int(q, 1), 1, "an evaluation's step is NULL");
+  cr_assert_eq(sqlite3_step(q), SQLITE_ROW);
+  cr_assert_str_eq((const char *)sqlite3_column_text(q, 0), "trial");
+  cr_assert_eq(sqlite3_column_double(q, 2), 0.25);
+  sqlite3_finalize(q);
+  sqlite3_close(c);
+  collected r = {0};
+  cr_assert_eq(hyd_store_foreach_evaluation(st, id, collect, &r), HYD_STORE_OK);
+  cr_assert_eq(r.n, 2);
+  cr_assert(isnan(r.e[0].step), "read back as NaN");
+  cr_assert_eq(r.e[1].step, 0.25);
+}
+
 Test(store_write, begin_iteration_discards_an_abandoned_attempt) {
   int64_t id = new_study("rewind", 2);
   for (long k = 1; k <= 5; k++)
