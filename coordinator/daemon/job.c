@@ -11,8 +11,25 @@
 
 static int job_rank, job_size = 1, job_inited;
 
+/* Whether a launcher started this process as one rank of a job: Open MPI's
+ * mpirun, a PMIx or PMI launcher (srun, MPICH's hydra) set these. Alone,
+ * MPI_Init would only start a singleton job (Open MPI forks its runtime
+ * daemon, about half a second) to end up with one rank anyway. */
+static int launched_as_rank(void)
+{
+  static const char *vars[] = {"OMPI_COMM_WORLD_SIZE", "PMIX_RANK",
+                               "PMI_RANK", "PMI_SIZE", "SLURM_PROCID",
+                               "MPI_LOCALNRANKS"};
+  for (size_t i = 0; i < sizeof vars / sizeof vars[0]; i++)
+    if (getenv(vars[i]))
+      return 1;
+  return 0;
+}
+
 int hyd_job_init(int *argc, char ***argv)
 {
+  if (!launched_as_rank() && !getenv("HYPERD_MPI_INIT"))
+    return 0; /* one process, serial oracle: no MPI call is made */
   /* FUNNELED: only the main thread calls MPI (the webhook thread never
    * does). */
   int provided;
