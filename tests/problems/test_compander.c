@@ -341,6 +341,46 @@ Test(compander, constants_bound_true_quantities)
   cr_assert(worst_B > 1 - 1e-6, "norm_B not exact: %g", worst_B);
 }
 
+/* hvp_change with the compander's penalty, whose Hessian changes with W:
+ * the bound holds for moves within rho <= lipschitz_radius (1), including
+ * beyond the cut-off, and is INFINITY past the radius. */
+Test(compander, hvp_change_bounds_the_change)
+{
+  cfx fx;
+  make_data(&fx, 18);
+  test_rng r;
+  rng_seed(&r, 19);
+  for (int g = 0; g < 4; g++) {
+    hyd_logistic *lr = make_comp(&fx, groupings[g], 4.0, 0.01);
+    const hyd_problem *p = hyd_logistic_problem(lr);
+    size_t G = n_groups[g];
+    for (int trial = 0; trial < 20; trial++) {
+      size_t i = (size_t)trial % 2;
+      double th[MAXP], W[NW], W2[NW], Q[NW], dir[NW], a1[NW], a2[NW], M;
+      random_point(&r, groupings[g], G, th, W);
+      rng_fill(&r, NW, -1.0, 1.0, Q);
+      double rho = (trial % 2) ? 0.5 : 1e-4;
+      for (size_t k = 0; k < NW; k++)
+        dir[k] = rng_normal(&r);
+      double nd = vec_norm(NW, dir);
+      for (size_t k = 0; k < NW; k++)
+        W2[k] = W[k] + rho * dir[k] / nd;
+      cr_assert_eq(p->hvp_change(p->ctx, i, th, W, Q, rho, &M), 0);
+      cr_assert(isfinite(M));
+      cr_assert_eq(p->lower_hvp(p->ctx, i, th, W, Q, a1), 0);
+      cr_assert_eq(p->lower_hvp(p->ctx, i, th, W2, Q, a2), 0);
+      for (size_t k = 0; k < NW; k++)
+        a1[k] -= a2[k];
+      cr_assert(vec_norm(NW, a1) <= M * rho * (1 + 1e-12),
+                "grouping %d trial %d: change %.6g > M %.6g * %.3g", g, trial,
+                vec_norm(NW, a1), M, rho);
+      cr_assert_eq(p->hvp_change(p->ctx, i, th, W, Q, 1.5, &M), 0);
+      cr_assert(isinf(M), "beyond the Lipschitz radius: %g", M);
+    }
+    hyd_logistic_destroy(lr);
+  }
+}
+
 Test(compander, create_rejects_bad_arguments)
 {
   cfx fx;
