@@ -1,10 +1,12 @@
 #!/usr/bin/env python3
-"""bench/peers: hyperd against the tools users already have, on digits.
+"""bench/peers: hyperd against the tools users already have, on digits
+and Fashion-MNIST.
 
 Called by run-section (bench/run-all); prints Markdown on stdout.
 
     peers.py scalar  HYPERD SHARED WORK REPEATS
     peers.py many    HYPERD SHARED WORK BUDGET_S
+    peers.py fashion HYPERD FASHION_DIR WORK BUDGET_S TRAIN VAL TEST
     peers.py storage BENCH_STORE WORK SECONDS
 
 Conventions (shared/reference/README.md, "Baselines measured on digits"):
@@ -56,6 +58,39 @@ def load_digits(shared):
     return X, y, idx
 
 
+def read_idx(path):
+    """An unsigned-byte IDX array from a gzip'd file, as numpy."""
+    import gzip
+    import numpy as np
+    with gzip.open(path, "rb") as fh:
+        raw = fh.read()
+    if len(raw) < 4 or raw[:2] != b"\0\0" or raw[2] != 8:
+        raise ValueError(f"{path}: not an unsigned-byte IDX file")
+    nd = raw[3]
+    dims = [int.from_bytes(raw[4 + 4 * i:8 + 4 * i], "big") for i in range(nd)]
+    return np.frombuffer(raw, dtype=np.uint8, offset=4 + 4 * nd).reshape(dims)
+
+
+def load_fashion(folder, n_train, n_val, n_test):
+    """Fashion-MNIST as hyperd's "data": "fashion" reads it: pixels / 255,
+    no intercept, no standardisation; the first n_train training images
+    train, the next n_val validate, the first n_test test images test."""
+    import numpy as np
+
+    def part(kind, n):
+        X = read_idx(os.path.join(folder, f"{kind}-images-idx3-ubyte.gz"))
+        y = read_idx(os.path.join(folder, f"{kind}-labels-idx1-ubyte.gz"))
+        return X[:n].reshape(n, -1) / 255.0, y[:n].astype(int)
+
+    Xa, ya = part("train", n_train + n_val)
+    Xt, yt = part("t10k", n_test)
+    X, y = np.vstack([Xa, Xt]), np.concatenate([ya, yt])
+    m = n_train + n_val
+    idx = {"train": np.arange(n_train), "val": np.arange(n_train, m),
+           "test": np.arange(m, m + n_test)}
+    return X, y, idx
+
+
 def mean_ce(P, y):
     import numpy as np
     return float(-np.mean(np.log(np.clip(P[np.arange(len(y)), y], 1e-300, None))))
@@ -68,12 +103,13 @@ def softmax(Z):
     return E / E.sum(axis=1, keepdims=True)
 
 
-class PerFeatureLR:
-    """Lower level with one L2 weight per feature (row of W), in hyperd's
-    convention: mean CE + 1/2 sum_j lam_j ||W_j||^2, solved by L-BFGS-B on
-    the flattened W with the exact gradient, cold start W = 0."""
+class GroupedL2LR:
+    """Lower level with one L2 weight per feature (row of W) or per class
+    (column of W), in hyperd's convention: mean CE + 1/2 sum lam ||W_g||^2,
+    solved by L-BFGS-B on the flattened W with the exact gradient, cold
+    start W = 0."""
 
-    def __init__(self, X, y, idx):
+    def __init__(self, X, y, idx, grouping):
         import numpy as np
         self.np = np
         self.Xtr, self.ytr = X[idx["train"]], y[idx["train"]]
@@ -81,8 +117,11 @@ class PerFeatureLR:
         self.Xte, self.yte = X[idx["test"]], y[idx["test"]]
         self.k = int(y.max()) + 1
         self.d = X.shape[1]
+        self.shape = {"per_feature": (self.d, 1),
+                      "per_class": (1, self.k)}[grouping]
+        self.p = max(self.shape)
         self.Y = np.eye(self.k)[self.ytr]
-        # a cap per solve: with tiny lambda_j (TPE samples eight decades)
+        # a cap per solve: with tiny lambdas (TPE samples eight decades)
         # the problem is nearly separable and L-BFGS-B would run for
         # minutes; the trial's value is that of the W it returns
         self.maxiter = 1000
@@ -90,7 +129,7 @@ class PerFeatureLR:
     def fit(self, lam):
         from scipy.optimize import minimize
         np, d, k, n = self.np, self.d, self.k, len(self.ytr)
-        lam = np.asarray(lam, dtype=float).reshape(d, 1)
+        lam = np.asarray(lam, dtype=float).reshape(self.shape)
 
         def fg(w):
             W = w.reshape(d, k)
@@ -110,13 +149,16 @@ class PerFeatureLR:
         return r.x.reshape(d, k)
 
     def val_test(self, W):
+        """(validation loss, test loss, test accuracy) of W."""
+        Pte = softmax(self.Xte @ W)
+        acc = float(self.np.mean(Pte.argmax(axis=1) == self.yte))
         return (mean_ce(softmax(self.Xva @ W), self.yva),
-                mean_ce(softmax(self.Xte @ W), self.yte))
+                mean_ce(Pte, self.yte), acc)
 
 
 # -------------------------------------------------------------- hyperd ----
 
-def digits_study(shared, grouping, method, max_iter):
+def digits_study(shared, grouping, method, max_iter, theta0=0.0):
     d = os.path.join(shared, "data")
     return {
         "description": f"bench/peers: digits, {grouping} L2, {method}",
@@ -131,7 +173,21 @@ def digits_study(shared, grouping, method, max_iter):
             "grouping": grouping,
         },
         "method": method,
-        "theta0": 0.0,
+        "theta0": theta0,
+        "options": {"max_iter": max_iter, "alpha0": 10,
+                    "lower.method": "newton_cg"},
+    }
+
+
+def fashion_study(folder, rows, grouping, method, max_iter, theta0):
+    """As examples/fashion_scalar.json, on `rows` = (train, val, test)."""
+    return {
+        "description": f"bench/peers: Fashion-MNIST, {grouping} L2, {method}",
+        "problem": {"type": "logistic", "data": "fashion", "dir": folder,
+                    "train_rows": rows[0], "val_rows": rows[1],
+                    "test_rows": rows[2], "grouping": grouping},
+        "method": method,
+        "theta0": theta0,
         "options": {"max_iter": max_iter, "alpha0": 10,
                     "lower.method": "newton_cg"},
     }
@@ -185,17 +241,17 @@ def theta_of(blob):
     return list(struct.unpack(f"<{len(blob) // 8}d", blob))
 
 
-def hyperd_eval(hyperd, shared, work, tag, theta):
+def hyperd_eval(hyperd, study_of, grouping, work, tag, theta):
     """hyperd's own report (lower level solved to 1e-8 at theta): the
-    validation and test loss, the same code for every side."""
-    st = digits_study(shared, "per_feature" if len(theta) > 1 else "scalar",
-                      "rigorous", 0)
-    st["theta0"] = theta if len(theta) > 1 else theta[0]
+    validation loss, test loss and test accuracy, the same code for every
+    side. study_of(grouping, method, max_iter, theta0) builds the study."""
+    st = study_of(grouping, "rigorous", 0,
+                  theta if len(theta) > 1 else theta[0])
     _, out, _ = run_hyperd(hyperd, st, work, tag)
     val, test = report_losses(out)
     if val is None:
         raise RuntimeError(f"no report from hyperd: {out}")
-    return val, test
+    return val, test, report_test_accuracy(out)
 
 
 def report_losses(out):
@@ -205,6 +261,12 @@ def report_losses(out):
     m = re.search(r"validation: loss ([-+0-9.eE]+),.*test: loss ([-+0-9.eE]+),",
                   out)
     return (float(m.group(1)), float(m.group(2))) if m else (None, None)
+
+
+def report_test_accuracy(out):
+    import re
+    m = re.search(r"test: loss [-+0-9.eE]+, accuracy ([0-9.]+)", out)
+    return float(m.group(1)) if m else None
 
 
 def first_reach(rows, target):
@@ -395,7 +457,6 @@ def section_scalar(hyperd, shared, work, repeats):
 
 
 def section_many(hyperd, shared, work, budget):
-    import random
     print("## Peers: 64 per-feature L2 weights on digits (issue 5)")
     print()
     print(f"Same data and split; one L2 weight per pixel (64 hyperparameters), "
@@ -414,66 +475,142 @@ def section_many(hyperd, shared, work, budget):
           "loss are hyperd's own report at that theta (lower level solved to "
           "1e-8); Optuna's are those of the best trial's model. One run each.")
     print()
-    st = digits_study(shared, "per_feature", "rigorous", 100000)
-    rows, _, hwall = run_hyperd(hyperd, st, work, "many_hyperd", timeout=budget)
+    compare_many(hyperd, work, budget,
+                 lambda *a: digits_study(shared, *a),
+                 lambda: load_digits(shared), "per_feature", 0.0, "many",
+                 enqueue_start=False)
+
+
+def section_fashion(hyperd, folder, work, budget, rows):
+    n_tr, n_va, n_te = rows
+    print("## Peers: per-class and per-feature L2 weights on Fashion-MNIST "
+          "(issue 5)")
+    print()
+    print(f"Fashion-MNIST as `\"data\": \"fashion\"` reads it "
+          f"(examples/fashion_scalar.json): pixels / 255, no intercept, no "
+          f"standardisation, 10 classes; a subset so that a budget of minutes "
+          f"means many evaluations on the 2 shared cores: the first {n_tr} "
+          f"training images train, the next {n_va} validate, the first "
+          f"{n_te} test images test. Two groupings: one L2 weight per class "
+          f"(column of W, 10 hyperparameters) and one per pixel (row of W, "
+          f"784 hyperparameters). Both start at lambda = e^-4 for every "
+          f"group: theta0 = -4 for hyperd, and Optuna's first trial is "
+          f"enqueued at that point. Otherwise as the digits comparison: the "
+          f"same wall-clock budget B = {budget:g} s per side, run one after "
+          f"the other; hyperd MAID rigorous with Newton-CG, SIGTERM at B; "
+          f"Optuna TPE (seed 0), lambda log-uniform in "
+          f"[1/(1e4 n_train), 1/(1e-4 n_train)], SQLite storage, lower level "
+          f"by L-BFGS-B in numpy/scipy (cold start, at most 1000 iterations "
+          f"per trial), only trials that ended within B count; validation and "
+          f"test loss of hyperd's best from hyperd's own report at that theta, "
+          f"Optuna's from the best trial's model. One run each. The data are "
+          f"loaded before either clock starts (hyperd's times are its solver's "
+          f"clock; its process, loading included, gets B before SIGTERM).")
+    print()
+    for grouping, title in (("per_class", "10 per-class L2 weights"),
+                            ("per_feature", "784 per-feature L2 weights")):
+        print(f"### {title}")
+        print()
+        compare_many(hyperd, work, budget,
+                     lambda *a: fashion_study(folder, rows, *a),
+                     lambda: load_fashion(folder, n_tr, n_va, n_te),
+                     grouping, -4.0, f"fashion_{grouping}",
+                     enqueue_start=True)
+
+
+def compare_many(hyperd, work, budget, study_of, load, grouping, theta0,
+                 tag, enqueue_start):
+    """hyperd MAID against Optuna TPE on one grouping, same budget; prints
+    the table and what it means. study_of(grouping, method, max_iter,
+    theta0) builds hyperd's study, load() gives (X, y, idx)."""
+    import resource
+    st = study_of(grouping, "rigorous", 100000, theta0)
+    ru = resource.getrusage(resource.RUSAGE_CHILDREN)
+    rows, _, hwall = run_hyperd(hyperd, st, work, f"{tag}_hyperd",
+                                timeout=budget)
+    ru1 = resource.getrusage(resource.RUSAGE_CHILDREN)
+    h_cpu = ru1.ru_utime + ru1.ru_stime - ru.ru_utime - ru.ru_stime
     rows = [r for r in rows if r[2] <= budget]
     hb = min(rows, key=lambda r: r[1]) if rows else None
-    h_val = h_test = None
+    h_val = h_test = h_acc = None
     if hb:
-        h_val, h_test = hyperd_eval(hyperd, shared, work, "many_hyperd_eval",
-                                    theta_of(hb[3]))
+        h_val, h_test, h_acc = hyperd_eval(hyperd, study_of, grouping, work,
+                                           f"{tag}_hyperd_eval",
+                                           theta_of(hb[3]))
     why = (missing("numpy") or missing("scipy") or missing("optuna"))
     o = None
     if why:
         print(f"Optuna side **unavailable**: {why}.")
         print()
     else:
-        import numpy as np
         import optuna
         optuna.logging.set_verbosity(optuna.logging.WARNING)
-        X, y, idx = load_digits(shared)
-        lr = PerFeatureLR(X, y, idx)
+        try:
+            X, y, idx = load()
+        except (OSError, ValueError) as e:
+            print(f"Optuna side **unavailable**: data: {e}.")
+            print()
+            X = None
+    if not why and X is not None:
+        lr = GroupedL2LR(X, y, idx, grouping)
         n = len(idx["train"])
         lo, hi = 1.0 / (C_HI * n), 1.0 / (C_LO * n)
-        db = os.path.join(work, "many_tpe.db")
+        db = os.path.join(work, f"{tag}_tpe.db")
         if os.path.exists(db):
             os.remove(db)
         hist = []
 
         def objective(trial):
             lam = [trial.suggest_float(f"l{j}", lo, hi, log=True)
-                   for j in range(lr.d)]
+                   for j in range(lr.p)]
             W = lr.fit(lam)
-            v, te = lr.val_test(W)
-            hist.append((time.perf_counter() - t0, v, te))
+            v, te, acc = lr.val_test(W)
+            hist.append((time.perf_counter() - t0, v, te, acc))
             return v
 
         t0 = time.perf_counter()
+        c0 = time.process_time()
         study = optuna.create_study(storage=f"sqlite:///{db}",
                                     sampler=optuna.samplers.TPESampler(seed=0),
-                                    study_name="digits_per_feature")
+                                    study_name=tag)
+        if enqueue_start:
+            study.enqueue_trial({f"l{j}": math.exp(theta0)
+                                 for j in range(lr.p)})
         while time.perf_counter() - t0 < budget:
             study.optimize(objective, n_trials=1)
         used = time.perf_counter() - t0
+        o_cpu = time.process_time() - c0
         inb = [h for h in hist if h[0] <= budget]   # trials that ended in B
+        o = {"trials": 0, "late": len(hist), "used": used, "cpu": o_cpu}
         if inb:
-            t_best, o_val, o_test = min(inb, key=lambda h: h[1])
-            o = {"val": o_val, "test": o_test, "trials": len(inb),
-                 "late": len(hist) - len(inb), "used": used, "t_best": t_best}
+            t_best, o_val, o_test, o_acc = min(inb, key=lambda h: h[1])
+            o.update({"val": o_val, "test": o_test, "acc": o_acc,
+                      "trials": len(inb), "late": len(hist) - len(inb),
+                      "t_best": t_best})
     print("| side | best val loss | val loss, hyperd's report | test loss | "
-          "evaluations in B | time to its best, s |")
-    print("|---|---|---|---|---|---|")
+          "test accuracy | evaluations in B | time to its best, s | "
+          "process wall / CPU, s |")
+    print("|---|---|---|---|---|---|---|---|")
     if hb:
+        last = rows[-1]
         print(f"| hyperd MAID rigorous | {hb[1]:.6f} | {fmt(h_val, '.6f')} | "
-              f"{fmt(h_test, '.4f')} | {len(rows)} outer iterations | {hb[2]:.2f} |")
+              f"{fmt(h_test, '.4f')} | {fmt(h_acc, '.4f')} | {len(rows)} outer "
+              f"iterations ({last[4]:.0f} lower-level + {last[5]:.0f} CG) | "
+              f"{hb[2]:.2f} | {hwall:.1f} / {h_cpu:.1f} |")
     else:
-        print("| hyperd MAID rigorous | no iteration within B | | | | |")
+        print("| hyperd MAID rigorous | no iteration within B | | | | | | "
+              f"{hwall:.1f} / {h_cpu:.1f} |")
     if o:
         late = (f"; {o['late']} more ended after B, not counted"
                 if o["late"] else "")
-        print(f"| Optuna TPE + SQLite | {o['val']:.6f} | | "
-              f"{o['test']:.4f} | {o['trials']} trials{late} | "
-              f"{o['t_best']:.2f} |")
+        if o["trials"]:
+            print(f"| Optuna TPE + SQLite | {o['val']:.6f} | | "
+                  f"{o['test']:.4f} | {o['acc']:.4f} | {o['trials']} trials"
+                  f"{late} | {o['t_best']:.2f} | "
+                  f"{o['used']:.1f} / {o['cpu']:.1f} |")
+        else:
+            print(f"| Optuna TPE + SQLite | no trial ended within B | | | | "
+                  f"0 trials{late} | | {o['used']:.1f} / {o['cpu']:.1f} |")
     print()
     if rows and hwall > budget + 4:
         print(f"hyperd's last iteration within B ended at {rows[-1][2]:.2f} s "
@@ -483,7 +620,7 @@ def section_many(hyperd, shared, work, budget):
               "process was killed: the rest of the budget went into one "
               "iteration.")
         print()
-    if hb and o:
+    if hb and o and o["trials"]:
         t, it = first_reach(rows, o["val"])
         if t is None:
             print(f"hyperd did **not** reach Optuna's best validation loss "
@@ -540,6 +677,9 @@ def main():
         section_scalar(sys.argv[2], sys.argv[3], sys.argv[4], int(sys.argv[5]))
     elif cmd == "many":
         section_many(sys.argv[2], sys.argv[3], sys.argv[4], float(sys.argv[5]))
+    elif cmd == "fashion":
+        section_fashion(sys.argv[2], sys.argv[3], sys.argv[4],
+                        float(sys.argv[5]), tuple(int(a) for a in sys.argv[6:9]))
     elif cmd == "storage":
         out, rate = section_storage(sys.argv[2], sys.argv[3], float(sys.argv[4]))
         # bench_store's table: label, sync, trials, commits, seconds,
