@@ -26,11 +26,11 @@
 
 #include "data/raw.h"
 #include "data/sha256.h"
-#include "data/table.h"
 #include "job.h"
 #include "rowsplit.h"
 #include "problem_types.h"
 #include "study.h"
+#include "table_split.h"
 
 typedef struct lr_owner {
   hyd_logistic *lr;    /* the study's problem (one fold per sample) */
@@ -136,28 +136,6 @@ static void lr_report(void *p, const double *theta, const double *x0,
 
 static const char *const grouping_names[] = {"scalar", "per_feature",
                                              "per_class", "per_weight"};
-
-static int read_split(const cJSON *split, const char *dir, const char *where,
-                      const char *key, size_t rows, size_t **idx, size_t *n,
-                      cJSON *sums, char *err, size_t errsz)
-{
-  const char *rel;
-  int rc = hyd_json_get_string(split, where, key, 1, &rel, err, errsz);
-  if (rc)
-    return rc;
-  char path[4096], msg[512], hex[65];
-  if (hyd_resolve_path(dir, rel, path, sizeof path) != 0) {
-    snprintf(err, errsz, "%s: %s: path too long", where, key);
-    return 2;
-  }
-  if (hyd_index_read(path, rows, idx, n, msg, sizeof msg) != 0) {
-    snprintf(err, errsz, "%s", msg);
-    return 2;
-  }
-  if (hyd_sha256_file(path, hex, msg, sizeof msg) == 0)
-    cJSON_AddStringToObject(sums, path, hex);
-  return 0;
-}
 
 #define FASHION_DIR "/usr/share/datasets/fashion-mnist"
 
@@ -299,107 +277,29 @@ static int load_fashion(const cJSON *spec, const char *dir, const char *where,
   return 0;
 }
 
-/* A CSV table with split files: X, labels (owned by o), the index lists. */
+/* A CSV table with split files (table_split.h): X, labels and the index
+ * lists move into o, the training rows into *train. */
 static int load_table(const cJSON *spec, const char *dir, const char *where,
-                      lr_owner *o, size_t *rows_out, size_t *d_out,
-                      size_t *classes_out, size_t **train, size_t *n_train,
-                      cJSON *sums, char *err, size_t errsz)
+                      lr_owner *o, size_t *rows, size_t *d, size_t *classes,
+                      size_t **train, size_t *n_train, cJSON *sums, char *err,
+                      size_t errsz)
 {
-  static const char *const split_keys[] = {"train", "val", "test", "scaler",
-                                           NULL};
-  const char *table = NULL;
-  double scale = 1.0;
-  int rc = hyd_json_get_string(spec, where, "table", 1, &table, err, errsz);
-  if (!rc)
-    rc = hyd_json_get_number(spec, where, "feature_scale", 0, &scale, err,
-                             errsz);
+  hyd_table_split t;
+  int rc = hyd_table_split_load(spec, dir, where, &t, sums, err, errsz);
   if (rc)
     return rc;
-  if (!(scale > 0)) {
-    snprintf(err, errsz, "%s: feature_scale must be > 0", where);
-    return 2;
-  }
-  const cJSON *split = cJSON_GetObjectItemCaseSensitive(spec, "split");
-  char swhere[600];
-  snprintf(swhere, sizeof swhere, "%s.split", where);
-  if (!cJSON_IsObject(split)) {
-    snprintf(err, errsz, "%s: 'split' must be an object {train, val, test, "
-             "scaler}", where);
-    return 2;
-  }
-  if ((rc = hyd_json_check_keys(split, swhere, split_keys, err, errsz)))
-    return rc;
-
-  char path[4096], msg[512], hex[65];
-  if (hyd_resolve_path(dir, table, path, sizeof path) != 0) {
-    snprintf(err, errsz, "%s: table: path too long", where);
-    return 2;
-  }
-  double *data = NULL;
-  size_t rows, cols;
-  if (hyd_csv_read(path, &data, &rows, &cols, msg, sizeof msg) != 0) {
-    snprintf(err, errsz, "%s", msg);
-    return 2;
-  }
-  if (hyd_sha256_file(path, hex, msg, sizeof msg) == 0)
-    cJSON_AddStringToObject(sums, path, hex);
-  size_t d = cols - 1, classes = 0;
-  int *labels = o->labels = malloc(rows * sizeof *labels);
-  double *X = o->X = malloc(rows * (d ? d : 1) * sizeof *X);
-  double *mean = NULL, *sd = NULL;
-  if (!labels || !X || cols < 2) {
-    snprintf(err, errsz, cols < 2 ? "%s: a table needs features and a label "
-             "column" : "out of memory", path);
-    rc = cols < 2 ? 2 : 1;
-    goto done;
-  }
-  for (size_t r = 0; r < rows && !rc; r++) {
-    double y = data[r * cols + d];
-    if (!(y >= 0 && y < 1000 && y == floor(y))) {
-      snprintf(err, errsz, "%s: row %zu: the label (last column) must be an "
-               "integer in [0, 1000), got %g", path, r + 1, y);
-      rc = 2;
-    }
-    labels[r] = (int)y;
-    if ((size_t)y + 1 > classes)
-      classes = (size_t)y + 1;
-    for (size_t j = 0; j < d; j++)
-      X[r * d + j] = data[r * cols + j] / scale;
-  }
-  if (!rc)
-    rc = read_split(split, dir, swhere, "train", rows, train, n_train, sums,
-                    err, errsz);
-  if (!rc)
-    rc = read_split(split, dir, swhere, "val", rows, &o->val, &o->n_val, sums,
-                    err, errsz);
-  if (!rc)
-    rc = read_split(split, dir, swhere, "test", rows, &o->test, &o->n_test,
-                    sums, err, errsz);
-  const char *scaler = NULL;
-  if (!rc)
-    rc = hyd_json_get_string(split, swhere, "scaler", 0, &scaler, err, errsz);
-  if (!rc && scaler) {
-    /* Standardise with the split's scaler (fitted on the training rows). */
-    if (hyd_resolve_path(dir, scaler, path, sizeof path) != 0 ||
-        hyd_scaler_read(path, d, &mean, &sd, msg, sizeof msg) != 0) {
-      snprintf(err, errsz, "%s", msg);
-      rc = 2;
-    } else {
-      for (size_t r = 0; r < rows; r++)
-        for (size_t j = 0; j < d; j++)
-          X[r * d + j] = (X[r * d + j] - mean[j]) / sd[j];
-      if (hyd_sha256_file(path, hex, msg, sizeof msg) == 0)
-        cJSON_AddStringToObject(sums, path, hex);
-    }
-  }
-  *rows_out = rows;
-  *d_out = d;
-  *classes_out = classes;
-done:
-  free(data);
-  free(mean);
-  free(sd);
-  return rc;
+  o->X = t.X;
+  o->labels = t.labels;
+  o->val = t.val;
+  o->n_val = t.n_val;
+  o->test = t.test;
+  o->n_test = t.n_test;
+  *train = t.train;
+  *n_train = t.n_train;
+  *rows = t.rows;
+  *d = t.d;
+  *classes = t.classes;
+  return 0;
 }
 
 /* The compander type's own keys: the start and the penalty's settings. */
