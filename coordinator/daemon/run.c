@@ -28,15 +28,22 @@ static const char *run_usage =
     "Exit: 0 done (or interrupted: resume it), 1 the run failed, 2 bad input.\n";
 
 static const char *resume_usage =
-    "usage: hyperd resume STUDY [--db FILE] [--webhook URL] [-q]\n"
+    "usage: hyperd resume STUDY [--db FILE] [--webhook URL] [--take-over] [-q]\n"
     "\n"
     "Continues an INTERRUPTED or FAILED study (a name or an id) from its last\n"
-    "checkpoint, exactly where it stopped.\n"
+    "checkpoint, exactly where it stopped, or one left RUNNING by a process\n"
+    "that is gone (a crash). A study that another live process is running is\n"
+    "refused (exit 3), naming that process's host and pid.\n"
     "\n"
     "  --db FILE    database (default: hyperd.db)\n"
     "  --webhook URL  POST JSON events to URL (wins over the study's)\n"
+    "  --take-over  resume even if its running owner looks alive (only when\n"
+    "               you know that process is gone, e.g. on a lost node)\n"
     "  -q, --quiet  no progress lines\n"
-    "  -h, --help   this text\n";
+    "  -h, --help   this text\n"
+    "\n"
+    "Exit: 0 done (or interrupted again), 1 failed, 2 bad input, 3 the study\n"
+    "is being run by another process.\n";
 
 static const char *submit_usage =
     "usage: hyperd submit STUDY.json [--db FILE] [--name NAME]\n"
@@ -46,12 +53,12 @@ static const char *submit_usage =
 
 typedef struct cli_args {
   const char *db, *name, *target, *webhook;
-  int quiet;
+  int quiet, take_over;
 } cli_args;
 
 /* 0 parsed, 2 usage error, 3 help printed. */
 static int parse(int argc, char **argv, const char *usage, int allow_name,
-                 int allow_webhook, cli_args *a)
+                 int allow_webhook, int allow_take_over, cli_args *a)
 {
   memset(a, 0, sizeof *a);
   a->db = "hyperd.db";
@@ -62,6 +69,8 @@ static int parse(int argc, char **argv, const char *usage, int allow_name,
       return 3;
     } else if (strcmp(arg, "-q") == 0 || strcmp(arg, "--quiet") == 0) {
       a->quiet = 1;
+    } else if (allow_take_over && strcmp(arg, "--take-over") == 0) {
+      a->take_over = 1;
     } else if (strcmp(arg, "--db") == 0 ||
                (allow_name && strcmp(arg, "--name") == 0) ||
                (allow_webhook && strcmp(arg, "--webhook") == 0)) {
@@ -118,19 +127,24 @@ static int pick_name(hyd_store *st, const char *wanted, int must_be_free,
     else
       snprintf(out, n, "%s-%d", wanted, k);
     int rc = hyd_store_find_study(st, out, &row);
-    hyd_store_study_clear(&row);
     if (rc == HYD_STORE_ENOTFOUND)
       return 0;
     if (rc != 0) {
       fprintf(stderr, "hyperd: %s\n", hyd_store_errmsg(st));
       return 1;
     }
-    if (must_be_free) {
+    if (must_be_free && row.status == HYD_STUDY_RUNNING && row.owner_pid > 0)
+      fprintf(stderr, "hyperd: a study named '%s' exists already in the "
+              "database, RUNNING in process %ld on host %s; choose another "
+              "name (--name)\n", out, row.owner_pid,
+              row.owner_host ? row.owner_host : "?");
+    else if (must_be_free)
       fprintf(stderr, "hyperd: a study named '%s' exists already in the "
               "database; continue it with `hyperd resume '%s'` or choose "
               "another name (--name)\n", out, out);
+    hyd_store_study_clear(&row);
+    if (must_be_free)
       return 2;
-    }
   }
   fprintf(stderr, "hyperd: no free study name for '%s'\n", wanted);
   return 2;
@@ -152,7 +166,7 @@ static int create_study(hyd_session *s, const cli_args *a, int status,
       .study_json = s->study.text, .options_json = options,
       .data_checksums_json = sums, .seed = s->study.seed, .host = host,
       .ranks = hyd_command_ranks(), .n_theta = s->built.problem->n_theta,
-      .status = status,
+      .status = status, .pid = status == HYD_STUDY_RUNNING ? (long)getpid() : 0,
       .lower_nonconvex = s->built.problem->lower_nonconvex};
   rc = hyd_store_create_study(s->store, &spec, &s->study_id);
   free(options);
@@ -169,7 +183,7 @@ static int create_study(hyd_session *s, const cli_args *a, int status,
 int hyd_cmd_run(int argc, char **argv)
 {
   cli_args a;
-  int rc = parse(argc, argv, run_usage, 1, 1, &a);
+  int rc = parse(argc, argv, run_usage, 1, 1, 0, &a);
   if (rc)
     return rc == 3 ? 0 : rc;
   hyd_session s;
@@ -210,7 +224,7 @@ int hyd_cmd_run(int argc, char **argv)
 int hyd_cmd_resume(int argc, char **argv)
 {
   cli_args a;
-  int rc = parse(argc, argv, resume_usage, 0, 1, &a);
+  int rc = parse(argc, argv, resume_usage, 0, 1, 1, &a);
   if (rc)
     return rc == 3 ? 0 : rc;
   if (access(a.db, F_OK) != 0) {
@@ -247,6 +261,22 @@ int hyd_cmd_resume(int argc, char **argv)
       return 2;
     }
   }
+  /* Ours from here on, unless a live process runs it (checked and marked
+   * in one transaction: of two resumes at once, one wins). */
+  char host[256] = "";
+  gethostname(host, sizeof host - 1);
+  hyd_store_owner me = {.host = host, .pid = (long)getpid(),
+                        .take_over = a.take_over};
+  rc = hyd_store_claim_study(s.store, row.id, &me,
+                             1u << HYD_STUDY_INTERRUPTED |
+                                 1u << HYD_STUDY_FAILED |
+                                 1u << HYD_STUDY_RUNNING);
+  if (rc) {
+    fprintf(stderr, "hyperd resume: %s\n", hyd_store_errmsg(s.store));
+    hyd_store_study_clear(&row);
+    hyd_session_close(&s);
+    return rc == HYD_STORE_EBUSY ? 3 : rc == HYD_STORE_ESTATE ? 2 : 1;
+  }
   char err[ERRSZ];
   s.study_id = row.id;
   rc = hyd_session_load_stored(&s, &row, err, sizeof err);
@@ -274,7 +304,7 @@ int hyd_cmd_resume(int argc, char **argv)
 int hyd_cmd_submit(int argc, char **argv)
 {
   cli_args a;
-  int rc = parse(argc, argv, submit_usage, 1, 0, &a);
+  int rc = parse(argc, argv, submit_usage, 1, 0, 0, &a);
   if (rc)
     return rc == 3 ? 0 : rc;
   hyd_session s;

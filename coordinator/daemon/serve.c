@@ -105,11 +105,23 @@ int hyd_cmd_serve(int argc, char **argv)
     return rc == HYD_STORE_ENOTDB || rc == HYD_STORE_ETOONEW ? 2 : 1;
   }
   hyd_store_record_event(st, 0, 1, "serve", "daemon started");
+  char host[256] = "";
+  gethostname(host, sizeof host - 1);
+  hyd_store_owner me = {.host = host, .pid = (long)getpid()};
   while (!hyd_session_signalled()) {
     int64_t id;
     rc = hyd_store_next_queued(st, &id);
     if (rc == 0) {
-      run_one(st, id, quiet, webhook);
+      /* Another daemon on the same database may take it first: then it is
+       * not QUEUED any more, and the next one is looked for. */
+      int claim = hyd_store_claim_study(st, id, &me, 1u << HYD_STUDY_QUEUED);
+      if (claim == 0)
+        run_one(st, id, quiet, webhook);
+      else if (claim != HYD_STORE_ESTATE && claim != HYD_STORE_EBUSY) {
+        fprintf(stderr, "hyperd serve: %s\n", hyd_store_errmsg(st));
+        hyd_store_close(st);
+        return 1;
+      }
       continue;
     }
     if (rc != HYD_STORE_ENOTFOUND) {

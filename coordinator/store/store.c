@@ -18,7 +18,7 @@
   "s.best_value, s.best_iteration, s.n_theta, "                               \
   "(SELECT count(*) FROM iterations AS i WHERE i.study_id = s.id), "          \
   "(SELECT count(*) FROM evaluations AS e WHERE e.study_id = s.id), "         \
-  "s.bound "                                                                  \
+  "s.bound, s.owner_host, s.owner_pid, s.heartbeat_at "                       \
   "FROM studies AS s "
 #define COST_COLUMNS                                                           \
   "lower_iters, cg_iters, lower_batches, cg_batches, lower_iters_ref, "       \
@@ -31,8 +31,10 @@ static const char *const stmt_sql[STMT_COUNT] = {
     [STMT_INSERT_STUDY] =
         "INSERT INTO studies (name, problem, method, status, study_json, "
         "options_json, data_checksums_json, seed, host, ranks, n_theta, "
-        "started_at, bound) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, "
-        "?11, CASE WHEN ?4 = 'RUNNING' THEN " NOW " END, ?12)",
+        "started_at, bound, owner_host, owner_pid, heartbeat_at) VALUES (?1, "
+        "?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, CASE WHEN ?4 = 'RUNNING' "
+        "THEN " NOW " END, ?12, CASE WHEN ?13 IS NOT NULL THEN ?9 END, ?13, "
+        "CASE WHEN ?13 IS NOT NULL THEN " NOW " END)",
     [STMT_SET_STATUS] =
         "UPDATE studies SET status = ?2, "
         "started_at = CASE WHEN ?2 = 'RUNNING' THEN coalesce(started_at, " NOW
@@ -49,6 +51,19 @@ static const char *const stmt_sql[STMT_COUNT] = {
     [STMT_NEXT_QUEUED] =
         "SELECT id FROM studies WHERE status = 'QUEUED' ORDER BY id LIMIT 1",
     [STMT_STUDY_N_THETA] = "SELECT n_theta FROM studies WHERE id = ?1",
+    /* The owner, its heartbeat's age in seconds and the study's longest
+     * iteration (solver wall time between two recorded iterations). */
+    [STMT_STUDY_OWNER] =
+        "SELECT name, status, owner_host, owner_pid, "
+        "(julianday('now') - julianday(heartbeat_at)) * 86400.0, "
+        "(SELECT max(d) FROM (SELECT wall_seconds - lag(wall_seconds, 1, 0.0) "
+        "OVER (ORDER BY iteration) AS d FROM iterations WHERE study_id = ?1)) "
+        "FROM studies WHERE id = ?1",
+    [STMT_CLAIM] =
+        "UPDATE studies SET status = 'RUNNING', owner_host = ?2, "
+        "owner_pid = ?3, heartbeat_at = " NOW ", started_at = "
+        "coalesce(started_at, " NOW "), finished_at = NULL WHERE id = ?1",
+    [STMT_HEARTBEAT] = "UPDATE studies SET heartbeat_at = " NOW " WHERE id = ?1",
     [STMT_DELETE_EVALUATIONS_FROM] =
         "DELETE FROM evaluations WHERE study_id = ?1 AND iteration >= ?2",
     [STMT_DELETE_ITERATIONS_FROM] =
@@ -69,6 +84,15 @@ static const char *const stmt_sql[STMT_COUNT] = {
         "INSERT OR REPLACE INTO checkpoints (study_id, iteration, "
         "state_version, state, theta, warm, eps, delta, alpha) VALUES (?1, "
         "?2, 1, ?3, ?4, ?5, ?6, ?7, ?8)",
+    /* The same row with its warm starts left in place: they are then
+     * overwritten through incremental BLOB I/O (store_iteration.c). */
+    [STMT_UPDATE_CHECKPOINT_KEEP_WARM] =
+        "UPDATE checkpoints SET iteration = ?2, state_version = 1, state = ?3, "
+        "theta = ?4, eps = ?6, delta = ?7, alpha = ?8, created_at = " NOW
+        " WHERE study_id = ?1",
+    [STMT_SAVEPOINT] = "SAVEPOINT hyd_checkpoint",
+    [STMT_RELEASE] = "RELEASE hyd_checkpoint",
+    [STMT_ROLLBACK_TO] = "ROLLBACK TO hyd_checkpoint",
     [STMT_CHECKPOINT_INFO] =
         "SELECT iteration, length(theta) / 8, coalesce(length(warm), 0) / 8 "
         "FROM checkpoints WHERE study_id = ?1",
@@ -198,6 +222,25 @@ int hyd_store_step_done(hyd_store *st, sqlite3_stmt *stmt, const char *what) {
   /* reset returns the same error; read the message before it. */
   int status = hyd_store_fail_sqlite(st, rc, what);
   (void)sqlite3_reset(stmt);
+  return status;
+}
+
+int hyd_store_exec_stmt(hyd_store *st, enum hyd_store_stmt id, const char *what) {
+  sqlite3_stmt *q = NULL;
+  int status = hyd_store_stmt(st, id, &q);
+  return status ? status : hyd_store_step_done(st, q, what);
+}
+
+int hyd_store_undo(hyd_store *st, enum hyd_store_stmt undo, int status) {
+  char keep[sizeof st->errmsg];
+  memcpy(keep, st->errmsg, sizeof keep);
+  /* SQLite may have rolled back already (an I/O error, a full disk). */
+  if (!sqlite3_get_autocommit(st->db)) {
+    (void)hyd_store_exec_stmt(st, undo, "rollback");
+    if (undo == STMT_ROLLBACK_TO)
+      (void)hyd_store_exec_stmt(st, STMT_RELEASE, "rollback");
+  }
+  memcpy(st->errmsg, keep, sizeof keep);
   return status;
 }
 
@@ -446,6 +489,23 @@ void hyd_store_close(hyd_store *st) {
   sqlite3_free(st->blob);
   sqlite3_free(st->vals);
   sqlite3_free(st);
+}
+
+int hyd_store_wal_checkpoint(hyd_store *st) {
+  if (!st)
+    return HYD_STORE_EINVAL;
+  int status = hyd_store_check_writable(st, "WAL checkpoint");
+  if (!status && st->in_iteration)
+    status = hyd_store_fail(st, HYD_STORE_ESTATE,
+                            "WAL checkpoint: iteration %ld is still open", st->iter_number);
+  if (status)
+    return status;
+  int rc = sqlite3_wal_checkpoint_v2(st->db, NULL, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
+  /* BUSY: another connection is checkpointing; it does the same work. */
+  if (rc != SQLITE_OK && (rc & 0xff) != SQLITE_BUSY)
+    return hyd_store_fail_sqlite(st, rc, "WAL checkpoint");
+  hyd_store_ok(st);
+  return HYD_STORE_OK;
 }
 
 int hyd_store_set_busy_timeout(hyd_store *st, int ms) {

@@ -119,6 +119,8 @@ typedef struct hyd_store_study_spec {
   int status;                      /* initial hyd_study_status (QUEUED, RUNNING) */
   int lower_nonconvex;             /* the problem's (hyd_problem.lower_nonconvex):
                                       1 stores bound 'not_certified' */
+  long pid;                        /* status RUNNING: the process that runs it
+                                      (its owner, with `host`); 0: none */
 } hyd_store_study_spec;
 
 /* A study row. From hyd_store_get_study / hyd_store_find_study the strings
@@ -142,6 +144,9 @@ typedef struct hyd_store_study {
   long n_evaluations;              /* rows in `evaluations` */
   int lower_nonconvex;             /* bound 'not_certified': omega and the
                                       sandwich are heuristics */
+  char *owner_host;                /* the process that runs (or last ran) it */
+  long owner_pid;                  /* 0 if none was recorded */
+  char *heartbeat_at;              /* its last sign of life */
 } hyd_store_study;
 
 /* Frees the owned strings and zeroes the struct. Accepts NULL. */
@@ -168,6 +173,33 @@ int hyd_store_find_study(hyd_store *st, const char *name, hyd_store_study *out);
 /* A name, or else a decimal id ("12"): a study named "12" wins over id 12. */
 int hyd_store_lookup_study(hyd_store *st, const char *name_or_id,
                            hyd_store_study *out);
+
+/* Who claims a study (hyd_store_claim_study). */
+typedef struct hyd_store_owner {
+  const char *host; /* this host's name (gethostname) */
+  long pid;         /* this process */
+  int take_over;    /* claim even from an owner that looks alive */
+} hyd_store_owner;
+
+/* A RUNNING study's owner on another host counts as gone once its last
+ * heartbeat (written when it claimed the study and at every iteration's
+ * commit) is older than this many seconds, or than twice the study's
+ * longest iteration if that is longer. */
+#define HYD_STORE_OWNER_TIMEOUT_S 600
+
+/* Claims `study` for `me` and marks it RUNNING, in one transaction (the
+ * status and owner are read again inside it). `from` is the set of
+ * statuses it may be claimed from (bits 1 << hyd_study_status). A RUNNING
+ * study is claimed only from `me` itself, from no owner (a database of an
+ * older hyperd), or from an owner that is gone: on this host its process
+ * does not exist any more, on another host its heartbeat is older than the
+ * timeout above (me->take_over skips these checks). Otherwise
+ * HYD_STORE_EBUSY, with a message naming the study and its owner's host
+ * and process; HYD_STORE_ESTATE if its status is not in `from`;
+ * HYD_STORE_ENOTFOUND if there is no such study. While this handle owns
+ * the study, every committed iteration of it renews the heartbeat. */
+int hyd_store_claim_study(hyd_store *st, int64_t study, const hyd_store_owner *me,
+                          unsigned from);
 
 /* Callbacks: return non-zero to stop early (the call then returns OK). */
 typedef int (*hyd_store_study_fn)(const hyd_store_study *s, void *user);
@@ -204,6 +236,36 @@ int hyd_store_record_checkpoint(hyd_store *st, int64_t study,
                                 const hyd_maid_checkpoint *cp,
                                 const double *theta, size_t n_theta,
                                 const double *warm, size_t n_warm);
+/* How a run of a study ends (hyd_store_finish_study). */
+typedef struct hyd_store_finish {
+  int status;                    /* COMPLETE or INTERRUPTED */
+  const char *stop_reason;       /* short name; NULL leaves it as it is */
+  const hyd_maid_checkpoint *cp; /* the final checkpoint; NULL keeps the
+                                    stored one */
+  const double *theta;           /* n_theta values (the study's) */
+  size_t n_theta;
+  const double *warm;            /* n_warm warm-start values, or NULL / 0:
+                                    a COMPLETE study is never resumed, so
+                                    it needs none */
+  size_t n_warm;
+  int event_level;               /* as hyd_store_record_event */
+  const char *event_kind;        /* NULL: no event */
+  const char *event_message;
+} hyd_store_finish;
+/* Ends a run of `study` in one transaction: its checkpoint, stop reason,
+ * result (the best iteration, when there is one), an event and the status,
+ * so that a crash leaves either the running study with its older
+ * checkpoint or the finished one. Not while an iteration is open
+ * (HYD_STORE_ESTATE). */
+int hyd_store_finish_study(hyd_store *st, int64_t study,
+                           const hyd_store_finish *f);
+/* Copies the pages of the write-ahead log back into the database file
+ * now (a PASSIVE WAL checkpoint: it never waits for readers, and copies
+ * what they allow), with the fsyncs that takes. SQLite does this by itself
+ * whenever a commit leaves the log over 1000 pages; calling it right after
+ * writing megabytes of warm starts makes that cost fall where the caller
+ * measures it. Not while an iteration is open (HYD_STORE_ESTATE). */
+int hyd_store_wal_checkpoint(hyd_store *st);
 /* Commits. If any write made while the iteration was open failed (a
  * record, a checkpoint, an event, a study update), rolls back instead and
  * returns that first failure, so an iteration is never half-written. The

@@ -50,7 +50,7 @@ static long get_long(const unsigned char *p) { return (long)(int64_t)get_u64(p);
 /* On a little-endian host with IEEE doubles the stored bytes are the
  * memory bytes: a memcpy (the compiler folds the test) instead of a
  * byte loop, which matters for warm starts of megabytes per checkpoint. */
-static int host_is_little_endian(void) {
+int hyd_store_host_is_little_endian(void) {
   const double probe = 1.0; /* 0x3FF0000000000000 */
   unsigned char b[8];
   memcpy(b, &probe, sizeof b);
@@ -58,7 +58,7 @@ static int host_is_little_endian(void) {
 }
 
 void hyd_store_encode_doubles(unsigned char *out, const double *x, size_t n) {
-  if (host_is_little_endian()) {
+  if (hyd_store_host_is_little_endian()) {
     memcpy(out, x, n * 8);
     return;
   }
@@ -67,7 +67,7 @@ void hyd_store_encode_doubles(unsigned char *out, const double *x, size_t n) {
 }
 
 void hyd_store_decode_doubles(double *out, const unsigned char *in, size_t n) {
-  if (host_is_little_endian()) {
+  if (hyd_store_host_is_little_endian()) {
     memcpy(out, in, n * 8);
     return;
   }

@@ -36,11 +36,18 @@ enum hyd_store_stmt {
   STMT_LIST_STUDIES,
   STMT_NEXT_QUEUED,
   STMT_STUDY_N_THETA,
+  STMT_STUDY_OWNER,
+  STMT_CLAIM,
+  STMT_HEARTBEAT,
   STMT_DELETE_EVALUATIONS_FROM,
   STMT_DELETE_ITERATIONS_FROM,
   STMT_INSERT_EVALUATION,
   STMT_INSERT_ITERATION,
   STMT_PUT_CHECKPOINT,
+  STMT_UPDATE_CHECKPOINT_KEEP_WARM,
+  STMT_SAVEPOINT,
+  STMT_RELEASE,
+  STMT_ROLLBACK_TO,
   STMT_CHECKPOINT_INFO,
   STMT_LOAD_CHECKPOINT,
   STMT_INSERT_EVENT,
@@ -72,6 +79,8 @@ struct hyd_store {
   size_t blob_cap;
   double *vals;           /* decoding scratch (hyd_store_best) */
   size_t vals_cap;
+  long cache_kib;         /* page cache asked for (PRAGMA cache_size), KiB */
+  int64_t owned_study;    /* claimed by this handle: heartbeats; 0 none */
 };
 
 /* Errors: set st->errmsg and return `code`. */
@@ -93,6 +102,13 @@ int hyd_store_iteration_failed(hyd_store *st, int status);
 int hyd_store_stmt(hyd_store *st, enum hyd_store_stmt id, sqlite3_stmt **out);
 /* Steps a statement that returns no row and resets it. */
 int hyd_store_step_done(hyd_store *st, sqlite3_stmt *stmt, const char *what);
+/* Runs the cached statement `id` that takes no parameter (BEGIN, COMMIT,
+ * ...). */
+int hyd_store_exec_stmt(hyd_store *st, enum hyd_store_stmt id, const char *what);
+/* After a failure: undoes `undo` (ROLLBACK, or ROLLBACK TO + RELEASE of the
+ * checkpoint savepoint for STMT_ROLLBACK_TO) if a transaction is still
+ * open, keeping the failure's message; returns `status`. */
+int hyd_store_undo(hyd_store *st, enum hyd_store_stmt undo, int status);
 /* A one-row query keyed by ?1 = key. HYD_STORE_OK: the row is ready in *q
  * (read it, then call hyd_store_row_done); HYD_STORE_ENOTFOUND: no row (no
  * message set, statement reset); anything else failed (message set). */
@@ -109,6 +125,9 @@ int hyd_store_reserve_vals(hyd_store *st, size_t n);
 
 /* float64 arrays <-> little-endian bytes (8 per value). */
 void hyd_store_encode_doubles(unsigned char *out, const double *x, size_t n);
+/* Non-zero where a double's memory bytes are its stored bytes (IEEE
+ * little-endian): an array can then be bound as it is, without a copy. */
+int hyd_store_host_is_little_endian(void);
 void hyd_store_decode_doubles(double *out, const unsigned char *in, size_t n);
 /* hyd_maid_checkpoint <-> HYD_STORE_STATE_BYTES bytes. */
 void hyd_store_pack_checkpoint(unsigned char *out, const hyd_maid_checkpoint *cp);

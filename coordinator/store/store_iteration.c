@@ -11,12 +11,6 @@
 #include <stdio.h>
 #include <string.h>
 
-static int tx(hyd_store *st, enum hyd_store_stmt id, const char *what) {
-  sqlite3_stmt *q = NULL;
-  int status = hyd_store_stmt(st, id, &q);
-  return status ? status : hyd_store_step_done(st, q, what);
-}
-
 /* Removes rows of an abandoned attempt at iterations >= from. */
 static int delete_from(hyd_store *st, int64_t study, long from) {
   const enum hyd_store_stmt ids[2] = {STMT_DELETE_EVALUATIONS_FROM,
@@ -53,20 +47,15 @@ int hyd_store_begin_iteration(hyd_store *st, int64_t study, long iteration) {
   if (iteration < 0)
     return hyd_store_fail(st, HYD_STORE_EINVAL, "begin iteration: negative number %ld",
                           iteration);
-  status = tx(st, STMT_BEGIN, "begin iteration");
+  status = hyd_store_exec_stmt(st, STMT_BEGIN, "begin iteration");
   if (status)
     return status;
   size_t n_theta = 0;
   status = hyd_store_study_n_theta(st, study, &n_theta);
   if (!status)
     status = delete_from(st, study, iteration);
-  if (status) {
-    char keep[sizeof st->errmsg];
-    memcpy(keep, st->errmsg, sizeof keep);
-    (void)tx(st, STMT_ROLLBACK, "rollback");
-    memcpy(st->errmsg, keep, sizeof keep);
-    return status;
-  }
+  if (status)
+    return hyd_store_undo(st, STMT_ROLLBACK, status);
   st->in_iteration = 1;
   st->iter_study = study;
   st->iter_number = iteration;
@@ -205,19 +194,22 @@ int hyd_store_record_iteration(hyd_store *st, const hyd_maid_info *info,
   return HYD_STORE_OK;
 }
 
-static int bind_checkpoint(hyd_store *st, sqlite3_stmt *q, int64_t study,
-                           const hyd_maid_checkpoint *cp, size_t n_theta, size_t n_warm,
-                           int has_warm) {
-  unsigned char *state = st->blob, *theta = state + HYD_STORE_STATE_BYTES;
-  unsigned char *warm = theta + 8 * n_theta;
+/* How the warm-start column is written. */
+enum warm_column { WARM_NULL, WARM_BOUND, WARM_IN_PLACE };
+
+static int bind_checkpoint(sqlite3_stmt *q, int64_t study, const hyd_maid_checkpoint *cp,
+                           const unsigned char *state, const unsigned char *theta,
+                           size_t n_theta, const unsigned char *warm, size_t n_warm,
+                           enum warm_column how) {
   int rc = sqlite3_bind_int64(q, 1, study);
   if (rc == SQLITE_OK) rc = sqlite3_bind_int64(q, 2, cp->iter);
   if (rc == SQLITE_OK) rc = sqlite3_bind_blob(q, 3, state, HYD_STORE_STATE_BYTES, SQLITE_STATIC);
   if (rc == SQLITE_OK)
     rc = sqlite3_bind_blob64(q, 4, theta, (sqlite3_uint64)(8 * n_theta), SQLITE_STATIC);
-  if (rc == SQLITE_OK)
-    rc = has_warm ? sqlite3_bind_blob64(q, 5, warm, (sqlite3_uint64)(8 * n_warm), SQLITE_STATIC)
-                  : sqlite3_bind_null(q, 5);
+  if (rc == SQLITE_OK && how == WARM_BOUND)
+    rc = sqlite3_bind_blob64(q, 5, warm, (sqlite3_uint64)(8 * n_warm), SQLITE_STATIC);
+  if (rc == SQLITE_OK && how == WARM_NULL)
+    rc = sqlite3_bind_null(q, 5);
   if (rc == SQLITE_OK) rc = sqlite3_bind_double(q, 6, cp->eps);
   if (rc == SQLITE_OK) rc = sqlite3_bind_double(q, 7, cp->delta);
   if (rc == SQLITE_OK) rc = sqlite3_bind_double(q, 8, cp->alpha);
@@ -244,6 +236,95 @@ static int checkpoint_args(hyd_store *st, int64_t study, const hyd_maid_checkpoi
   return status;
 }
 
+/* Values of warm starts already stored for `study` (-1: no checkpoint). */
+static int stored_warm(hyd_store *st, int64_t study, long *n) {
+  sqlite3_stmt *q = NULL;
+  *n = -1;
+  int status = hyd_store_row_by_key(st, STMT_CHECKPOINT_INFO, study, "record checkpoint", &q);
+  if (status == HYD_STORE_ENOTFOUND)
+    return HYD_STORE_OK;
+  if (status)
+    return status;
+  *n = (long)sqlite3_column_int64(q, 2);
+  (void)sqlite3_reset(q);
+  return HYD_STORE_OK;
+}
+
+/* A page cache that holds the warm starts' pages: an in-place write then
+ * reads none of them back from the file, and SQLite does not spill dirty
+ * pages to the WAL before the commit (its default cache is 2000 KiB). */
+static int cache_for(hyd_store *st, size_t bytes) {
+  long want = (long)(bytes / 1024 + bytes / 8192) + 2048;
+  if (want <= st->cache_kib)
+    return HYD_STORE_OK;
+  char sql[64];
+  (void)snprintf(sql, sizeof sql, "PRAGMA cache_size = -%ld", want);
+  int rc = sqlite3_exec(st->db, sql, NULL, NULL, NULL);
+  if (rc != SQLITE_OK)
+    return hyd_store_fail_sqlite(st, rc, "record checkpoint: sizing the page cache");
+  st->cache_kib = want;
+  return HYD_STORE_OK;
+}
+
+/* Overwrites the stored warm starts (same size) through incremental BLOB
+ * I/O: the row's overflow pages are rewritten where they are, instead of
+ * being freed and allocated again as an INSERT OR REPLACE does. */
+static int write_warm_in_place(hyd_store *st, int64_t study, const unsigned char *warm,
+                               size_t bytes) {
+  sqlite3_blob *blob = NULL;
+  int rc = sqlite3_blob_open(st->db, "main", "checkpoints", "warm", study, 1, &blob);
+  const size_t chunk = (size_t)1 << 30; /* sqlite3_blob_write takes an int */
+  for (size_t off = 0; rc == SQLITE_OK && off < bytes; off += chunk) {
+    size_t n = bytes - off < chunk ? bytes - off : chunk;
+    rc = sqlite3_blob_write(blob, warm + off, (int)n, (int)off);
+  }
+  int status = rc == SQLITE_OK ? HYD_STORE_OK
+                               : hyd_store_fail_sqlite(st, rc, "record checkpoint: warm starts");
+  (void)sqlite3_blob_close(blob);
+  return status;
+}
+
+static int put_checkpoint(hyd_store *st, int64_t study, const hyd_maid_checkpoint *cp,
+                          const double *theta, size_t n_theta, const double *warm,
+                          size_t n_warm) {
+  long have = -1;
+  int status = warm && n_warm > 0 ? stored_warm(st, study, &have) : HYD_STORE_OK;
+  enum warm_column how = !warm                   ? WARM_NULL
+                         : have == (long)n_warm ? WARM_IN_PLACE
+                                                 : WARM_BOUND;
+  /* State and theta are small: encoded into the scratch BLOB. The warm
+   * starts (megabytes) are bound as they are where the host's bytes are
+   * the stored ones, else encoded after theta. */
+  int direct = hyd_store_host_is_little_endian();
+  size_t scratch = HYD_STORE_STATE_BYTES + 8 * n_theta + (direct ? 0 : 8 * n_warm);
+  if (!status)
+    status = hyd_store_reserve_blob(st, scratch);
+  if (!status && how != WARM_NULL)
+    status = cache_for(st, 8 * n_warm);
+  sqlite3_stmt *q = NULL;
+  if (!status)
+    status = hyd_store_stmt(st, how == WARM_IN_PLACE ? STMT_UPDATE_CHECKPOINT_KEEP_WARM
+                                                     : STMT_PUT_CHECKPOINT, &q);
+  if (status)
+    return status;
+  unsigned char *state = st->blob, *theta_bytes = state + HYD_STORE_STATE_BYTES;
+  const unsigned char *warm_bytes = (const unsigned char *)warm;
+  hyd_store_pack_checkpoint(state, cp);
+  if (n_theta > 0)
+    hyd_store_encode_doubles(theta_bytes, theta, n_theta);
+  if (!direct && n_warm > 0) {
+    hyd_store_encode_doubles(theta_bytes + 8 * n_theta, warm, n_warm);
+    warm_bytes = theta_bytes + 8 * n_theta;
+  }
+  status = insert(st, q,
+                  bind_checkpoint(q, study, cp, state, theta_bytes, n_theta, warm_bytes,
+                                  n_warm, how),
+                  "record checkpoint");
+  if (!status && how == WARM_IN_PLACE)
+    status = write_warm_in_place(st, study, warm_bytes, 8 * n_warm);
+  return status;
+}
+
 int hyd_store_record_checkpoint(hyd_store *st, int64_t study,
                                 const hyd_maid_checkpoint *cp,
                                 const double *theta, size_t n_theta,
@@ -253,22 +334,22 @@ int hyd_store_record_checkpoint(hyd_store *st, int64_t study,
   int status = hyd_store_check_writable(st, "record checkpoint");
   if (!status)
     status = checkpoint_args(st, study, cp, theta, n_theta, warm, n_warm);
+  /* The row and its warm starts change together or not at all: in a
+   * savepoint inside an open transaction (an iteration's), else in a
+   * transaction of their own (IMMEDIATE: takes the write lock at once). */
+  int own = sqlite3_get_autocommit(st->db);
   if (!status)
-    status = hyd_store_reserve_blob(st, HYD_STORE_STATE_BYTES + 8 * (n_theta + n_warm));
-  sqlite3_stmt *q = NULL;
-  if (!status)
-    status = hyd_store_stmt(st, STMT_PUT_CHECKPOINT, &q);
+    status = hyd_store_exec_stmt(st, own ? STMT_BEGIN : STMT_SAVEPOINT, "record checkpoint");
   if (status)
     return hyd_store_iteration_failed(st, status);
-  hyd_store_pack_checkpoint(st->blob, cp);
-  if (n_theta > 0)
-    hyd_store_encode_doubles(st->blob + HYD_STORE_STATE_BYTES, theta, n_theta);
-  if (n_warm > 0)
-    hyd_store_encode_doubles(st->blob + HYD_STORE_STATE_BYTES + 8 * n_theta, warm, n_warm);
-  status = insert(st, q, bind_checkpoint(st, q, study, cp, n_theta, n_warm, warm != NULL),
-                  "record checkpoint");
+  status = put_checkpoint(st, study, cp, theta, n_theta, warm, n_warm);
   if (status)
-    return hyd_store_iteration_failed(st, status);
+    return hyd_store_iteration_failed(
+        st, hyd_store_undo(st, own ? STMT_ROLLBACK : STMT_ROLLBACK_TO, status));
+  status = hyd_store_exec_stmt(st, own ? STMT_COMMIT : STMT_RELEASE, "record checkpoint");
+  if (status)
+    return hyd_store_iteration_failed(
+        st, own ? hyd_store_undo(st, STMT_ROLLBACK, status) : status);
   hyd_store_ok(st);
   return HYD_STORE_OK;
 }
@@ -286,22 +367,28 @@ int hyd_store_commit_iteration(hyd_store *st) {
     return status;
   if (st->iter_status != HYD_STORE_OK) {
     status = st->iter_status;
-    (void)tx(st, STMT_ROLLBACK, "rollback");
+    (void)hyd_store_exec_stmt(st, STMT_ROLLBACK, "rollback");
     end_iteration(st);
     (void)snprintf(st->errmsg, sizeof st->errmsg,
                    "iteration rolled back, a record failed: %.900s", st->iter_errmsg);
     return status;
   }
-  status = tx(st, STMT_COMMIT, "commit iteration");
+  if (st->owned_study == st->iter_study) {
+    /* The owner's heartbeat, in the iteration's own transaction. */
+    sqlite3_stmt *q = NULL;
+    status = hyd_store_stmt(st, STMT_HEARTBEAT, &q);
+    if (!status)
+      status = insert(st, q, sqlite3_bind_int64(q, 1, st->iter_study), "heartbeat");
+    if (status) {
+      end_iteration(st);
+      return hyd_store_undo(st, STMT_ROLLBACK, status);
+    }
+  }
+  status = hyd_store_exec_stmt(st, STMT_COMMIT, "commit iteration");
   if (status) {
-    char keep[sizeof st->errmsg];
-    memcpy(keep, st->errmsg, sizeof keep);
     /* Not committed: make sure it is not left open either. */
-    if (!sqlite3_get_autocommit(st->db))
-      (void)tx(st, STMT_ROLLBACK, "rollback");
-    memcpy(st->errmsg, keep, sizeof keep);
     end_iteration(st);
-    return status;
+    return hyd_store_undo(st, STMT_ROLLBACK, status);
   }
   end_iteration(st);
   hyd_store_ok(st);
@@ -321,10 +408,55 @@ int hyd_store_rollback_iteration(hyd_store *st) {
     hyd_store_ok(st);
     return HYD_STORE_OK;
   }
-  int status = tx(st, STMT_ROLLBACK, "rollback iteration");
+  int status = hyd_store_exec_stmt(st, STMT_ROLLBACK, "rollback iteration");
   if (!status)
     hyd_store_ok(st);
   return status;
+}
+
+static int finish_steps(hyd_store *st, int64_t study, const hyd_store_finish *f) {
+  int status = HYD_STORE_OK;
+  if (f->cp)
+    status = hyd_store_record_checkpoint(st, study, f->cp, f->theta, f->n_theta, f->warm,
+                                         f->n_warm);
+  if (!status && f->stop_reason)
+    status = hyd_store_set_stop_reason(st, study, f->stop_reason);
+  if (!status) {
+    hyd_store_iteration best;
+    status = hyd_store_best(st, study, &best);
+    if (!status)
+      status = hyd_store_set_result(st, study, best.g, best.iteration);
+    else if (status == HYD_STORE_ENOTFOUND)
+      status = HYD_STORE_OK; /* no iteration with a value yet */
+  }
+  if (!status && f->event_kind)
+    status = hyd_store_record_event(st, study, f->event_level, f->event_kind,
+                                    f->event_message ? f->event_message : "");
+  if (!status)
+    status = hyd_store_set_status(st, study, f->status);
+  return status;
+}
+
+int hyd_store_finish_study(hyd_store *st, int64_t study, const hyd_store_finish *f) {
+  if (!st)
+    return HYD_STORE_EINVAL;
+  int status = hyd_store_check_writable(st, "finish study");
+  if (!status && !f)
+    status = hyd_store_fail(st, HYD_STORE_EINVAL, "finish study: nothing given");
+  if (!status && st->in_iteration)
+    status = hyd_store_fail(st, HYD_STORE_ESTATE,
+                            "finish study: iteration %ld is still open", st->iter_number);
+  if (!status)
+    status = hyd_store_exec_stmt(st, STMT_BEGIN, "finish study");
+  if (status)
+    return status;
+  status = finish_steps(st, study, f);
+  if (!status)
+    status = hyd_store_exec_stmt(st, STMT_COMMIT, "finish study");
+  if (status)
+    return hyd_store_undo(st, STMT_ROLLBACK, status);
+  hyd_store_ok(st);
+  return HYD_STORE_OK;
 }
 
 void hyd_store_maid_recorder(const hyd_maid_event *event, void *user) {

@@ -25,7 +25,8 @@ enum {
   C_ID, C_NAME, C_PROBLEM, C_METHOD, C_STATUS, C_STUDY_JSON, C_OPTIONS_JSON,
   C_CHECKSUMS_JSON, C_SEED, C_HOST, C_RANKS, C_CREATED, C_STARTED,
   C_FINISHED, C_STOP_REASON, C_ERROR, C_BEST_VALUE, C_BEST_ITERATION,
-  C_N_THETA, C_N_ITERATIONS, C_N_EVALUATIONS, C_BOUND
+  C_N_THETA, C_N_ITERATIONS, C_N_EVALUATIONS, C_BOUND, C_OWNER_HOST,
+  C_OWNER_PID, C_HEARTBEAT
 };
 
 static char *text_col(sqlite3_stmt *stmt, int i) {
@@ -60,6 +61,9 @@ static void study_from_row(sqlite3_stmt *stmt, hyd_store_study *s) {
   s->n_evaluations = (long)sqlite3_column_int64(stmt, C_N_EVALUATIONS);
   const char *bound = text_col(stmt, C_BOUND);
   s->lower_nonconvex = bound && strcmp(bound, "not_certified") == 0;
+  s->owner_host = text_col(stmt, C_OWNER_HOST);
+  s->owner_pid = (long)sqlite3_column_int64(stmt, C_OWNER_PID);
+  s->heartbeat_at = text_col(stmt, C_HEARTBEAT);
 }
 
 /* Turns the borrowed strings of `s` into owned copies. */
@@ -67,7 +71,8 @@ static int own_strings(hyd_store *st, hyd_store_study *s) {
   char **fields[] = {&s->name,        &s->problem,    &s->method,
                      &s->study_json,  &s->options_json, &s->data_checksums_json,
                      &s->host,        &s->created_at, &s->started_at,
-                     &s->finished_at, &s->stop_reason, &s->error};
+                     &s->finished_at, &s->stop_reason, &s->error,
+                     &s->owner_host,  &s->heartbeat_at};
   size_t n = sizeof fields / sizeof fields[0];
   int failed = 0;
   for (size_t i = 0; i < n; i++) {
@@ -89,7 +94,8 @@ void hyd_store_study_clear(hyd_store_study *s) {
   char *fields[] = {s->name,        s->problem,    s->method,
                     s->study_json,  s->options_json, s->data_checksums_json,
                     s->host,        s->created_at, s->started_at,
-                    s->finished_at, s->stop_reason, s->error};
+                    s->finished_at, s->stop_reason, s->error,
+                    s->owner_host,  s->heartbeat_at};
   for (size_t i = 0; i < sizeof fields / sizeof fields[0]; i++)
     sqlite3_free(fields[i]);
   memset(s, 0, sizeof *s);
@@ -113,6 +119,9 @@ static int check_spec(hyd_store *st, const hyd_store_study_spec *spec) {
     return hyd_store_fail(st, HYD_STORE_EINVAL,
                           "create study: a new study is QUEUED or RUNNING, not %d",
                           spec->status);
+  if (spec->pid < 0 || (spec->pid > 0 && (spec->status != HYD_STUDY_RUNNING || !spec->host)))
+    return hyd_store_fail(st, HYD_STORE_EINVAL,
+                          "create study: an owner (pid and host) is for a RUNNING study");
   if (spec->ranks < 0 || spec->n_theta > (size_t)INT64_MAX / 8)
     return hyd_store_fail(st, HYD_STORE_EINVAL, "create study: bad ranks or n_theta");
   return HYD_STORE_OK;
@@ -135,6 +144,8 @@ static int bind_spec(sqlite3_stmt *q, const hyd_store_study_spec *spec) {
   if (rc == SQLITE_OK) rc = sqlite3_bind_int64(q, 11, (sqlite3_int64)spec->n_theta);
   if (rc == SQLITE_OK)
     rc = hyd_store_bind_text(q, 12, spec->lower_nonconvex ? "not_certified" : "certifiable");
+  if (rc == SQLITE_OK)
+    rc = spec->pid > 0 ? sqlite3_bind_int64(q, 13, spec->pid) : sqlite3_bind_null(q, 13);
   return rc;
 }
 
@@ -156,6 +167,8 @@ int hyd_store_create_study(hyd_store *st, const hyd_store_study_spec *spec,
     rc = sqlite3_step(q);
   if (rc == SQLITE_DONE) {
     *id = sqlite3_last_insert_rowid(st->db);
+    if (spec->pid > 0)
+      st->owned_study = *id;
     (void)sqlite3_reset(q);
     hyd_store_ok(st);
     return HYD_STORE_OK;

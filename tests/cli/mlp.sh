@@ -66,7 +66,7 @@ sqlite3 old.db "PRAGMA user_version = 1; PRAGMA application_id = 1213812804;
   VALUES ('old', 'quadratic', 'rigorous', '{}', 1)"
 expect_rc 0 "$HYPERD" run quad.json -q --db old.db
 [ "$(sqlite3 old.db "PRAGMA user_version; SELECT group_concat(name || '=' || bound) FROM studies")" \
-  = "$(printf '2\nold=certifiable,quad=certifiable')" ] \
+  = "$(printf '3\nold=certifiable,quad=certifiable')" ] \
   || fail "migration: $(sqlite3 old.db 'PRAGMA user_version; SELECT name, bound FROM studies')"
 
 # The seeded start: no iteration, the report retrains from it; the same

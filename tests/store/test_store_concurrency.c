@@ -247,3 +247,153 @@ Test(store_concurrency, a_full_disk_fails_the_iteration_cleanly, .timeout = 120)
   long last = check_after_crash(id, reported);
   cr_assert_eq(last, reported, "the failed iteration left rows behind");
 }
+
+/* Claims: from the statuses asked for only; a RUNNING study from itself,
+ * from no owner, or from an owner that is gone; of two handles, the second
+ * to claim a QUEUED study finds it RUNNING. A committed iteration of the
+ * owner renews its heartbeat. */
+static int claim(hyd_store *st, int64_t id, const char *host, long pid, int take_over,
+                 unsigned from) {
+  hyd_store_owner me = {.host = host, .pid = pid, .take_over = take_over};
+  return hyd_store_claim_study(st, id, &me, from);
+}
+
+static void set_owner(const char *host, long pid, const char *heartbeat_offset) {
+  sqlite3 *c;
+  cr_assert_eq(sqlite3_open(db, &c), SQLITE_OK);
+  sqlite3_busy_timeout(c, 5000);
+  char sql[512];
+  snprintf(sql, sizeof sql,
+           "UPDATE studies SET status = 'RUNNING', owner_host = '%s', owner_pid = %ld, "
+           "heartbeat_at = strftime('%%Y-%%m-%%dT%%H:%%M:%%fZ', 'now', '%s')",
+           host, pid, heartbeat_offset);
+  cr_assert_eq(sqlite3_exec(c, sql, NULL, NULL, NULL), SQLITE_OK, "%s", sqlite3_errmsg(c));
+  sqlite3_close(c);
+}
+
+Test(store_concurrency, claims_refuse_a_live_owner_and_take_a_gone_one, .timeout = 60) {
+  const unsigned queued = 1u << HYD_STUDY_QUEUED;
+  const unsigned resumable =
+      1u << HYD_STUDY_RUNNING | 1u << HYD_STUDY_INTERRUPTED | 1u << HYD_STUDY_FAILED;
+  hyd_store *a = NULL, *b = NULL;
+  cr_assert_eq(hyd_store_open(&a, db, 0), HYD_STORE_OK);
+  cr_assert_eq(hyd_store_open(&b, db, 0), HYD_STORE_OK);
+  hyd_store_study_spec spec = test_spec("q", 2);
+  spec.status = HYD_STUDY_QUEUED;
+  int64_t id;
+  cr_assert_eq(hyd_store_create_study(a, &spec, &id), HYD_STORE_OK);
+  long me = (long)getpid();
+  /* Two daemons: the first takes it, the second finds it RUNNING. */
+  cr_assert_eq(claim(a, id, "h1", me, 0, queued), HYD_STORE_OK, "%s", hyd_store_errmsg(a));
+  cr_assert_eq(claim(b, id, "h1", me + 1, 0, queued), HYD_STORE_ESTATE);
+  cr_assert(strstr(hyd_store_errmsg(b), "study 'q' is RUNNING"), "%s", hyd_store_errmsg(b));
+  hyd_store_study s;
+  cr_assert_eq(hyd_store_get_study(b, id, &s), HYD_STORE_OK);
+  cr_assert_eq(s.status, HYD_STUDY_RUNNING);
+  cr_assert_str_eq(s.owner_host, "h1");
+  cr_assert_eq(s.owner_pid, me);
+  cr_assert_not_null(s.heartbeat_at);
+  hyd_store_study_clear(&s);
+  /* The same host, a live process (this one): refused, named; itself: ok. */
+  cr_assert_eq(claim(b, id, "h1", me + 1, 0, resumable), HYD_STORE_EBUSY);
+  char want[128];
+  snprintf(want, sizeof want, "study 'q' is RUNNING in process %ld on this host (h1)", me);
+  cr_assert(strstr(hyd_store_errmsg(b), want), "%s", hyd_store_errmsg(b));
+  cr_assert_eq(claim(a, id, "h1", me, 0, resumable), HYD_STORE_OK);
+  /* A process that has ended (a reaped child) or is a zombie: gone. */
+  pid_t child = fork();
+  if (child == 0)
+    _exit(0);
+  cr_assert_gt(child, 0);
+  for (int i = 0; i < 200 && kill(child, 0) == 0; i++) { /* until it is a zombie */
+    char path[64], buf[256] = "";
+    snprintf(path, sizeof path, "/proc/%ld/stat", (long)child);
+    FILE *f = fopen(path, "r");
+    if (f) {
+      size_t n = fread(buf, 1, sizeof buf - 1, f);
+      buf[n] = '\0';
+      fclose(f);
+    }
+    if (strstr(buf, ") Z"))
+      break;
+    struct timespec ts = {0, 10000000};
+    nanosleep(&ts, NULL);
+  }
+  set_owner("h1", (long)child, "+0 seconds");
+  cr_assert_eq(claim(b, id, "h1", me + 1, 0, resumable), HYD_STORE_OK, "zombie: %s",
+               hyd_store_errmsg(b));
+  waitpid(child, NULL, 0);
+  set_owner("h1", (long)child, "+0 seconds");
+  cr_assert_eq(claim(b, id, "h1", me + 1, 0, resumable), HYD_STORE_OK, "ended: %s",
+               hyd_store_errmsg(b));
+  /* Another host: its heartbeat decides; --take-over overrides. */
+  set_owner("h2", 77, "-599 seconds");
+  cr_assert_eq(claim(b, id, "h1", me, 0, resumable), HYD_STORE_EBUSY);
+  cr_assert(strstr(hyd_store_errmsg(b), "process 77 on host h2 (last heartbeat 599 s ago"),
+            "%s", hyd_store_errmsg(b));
+  cr_assert_eq(claim(b, id, "h1", me, 1, resumable), HYD_STORE_OK);
+  set_owner("h2", 77, "-601 seconds");
+  cr_assert_eq(claim(b, id, "h1", me, 0, resumable), HYD_STORE_OK, "%s", hyd_store_errmsg(b));
+  /* ... or twice its longest iteration, when longer than the timeout. */
+  double theta[2] = {0, 0};
+  hyd_maid_info in = test_info(1);
+  in.wall_seconds = 400.0;
+  cr_assert_eq(hyd_store_begin_iteration(a, id, 1), HYD_STORE_OK);
+  cr_assert_eq(hyd_store_record_iteration(a, &in, theta), HYD_STORE_OK);
+  cr_assert_eq(hyd_store_commit_iteration(a), HYD_STORE_OK);
+  set_owner("h2", 77, "-601 seconds");
+  cr_assert_eq(claim(b, id, "h1", me, 0, resumable), HYD_STORE_EBUSY);
+  cr_assert(strstr(hyd_store_errmsg(b), "taken for gone after 800 s"), "%s", hyd_store_errmsg(b));
+  set_owner("h2", 77, "-801 seconds");
+  cr_assert_eq(claim(b, id, "h1", me, 0, resumable), HYD_STORE_OK);
+  /* No owner recorded (an older hyperd): taken. */
+  set_owner("h2", 77, "+0 seconds");
+  sqlite3 *c;
+  cr_assert_eq(sqlite3_open(db, &c), SQLITE_OK);
+  cr_assert_eq(sqlite3_exec(c, "UPDATE studies SET owner_host = NULL, owner_pid = NULL, "
+                               "heartbeat_at = NULL", NULL, NULL, NULL), SQLITE_OK);
+  sqlite3_close(c);
+  cr_assert_eq(claim(b, id, "h1", me, 0, resumable), HYD_STORE_OK);
+  /* Not from a status outside `from`; bad arguments. */
+  cr_assert_eq(hyd_store_set_status(a, id, HYD_STUDY_COMPLETE), HYD_STORE_OK);
+  cr_assert_eq(claim(a, id, "h1", me, 1, resumable), HYD_STORE_ESTATE);
+  cr_assert(strstr(hyd_store_errmsg(a), "study 'q' is COMPLETE"), "%s", hyd_store_errmsg(a));
+  cr_assert_eq(claim(a, 999, "h1", me, 0, resumable), HYD_STORE_ENOTFOUND);
+  cr_assert_eq(claim(a, id, NULL, me, 0, resumable), HYD_STORE_EINVAL);
+  cr_assert_eq(claim(a, id, "h1", 0, 0, resumable), HYD_STORE_EINVAL);
+  cr_assert_eq(hyd_store_claim_study(a, id, NULL, resumable), HYD_STORE_EINVAL);
+  cr_assert_eq(hyd_store_claim_study(NULL, id, NULL, resumable), HYD_STORE_EINVAL);
+  hyd_store_close(a);
+  hyd_store_close(b);
+}
+
+Test(store_concurrency, the_owners_iterations_renew_its_heartbeat) {
+  hyd_store *a = NULL;
+  cr_assert_eq(hyd_store_open(&a, db, 0), HYD_STORE_OK);
+  hyd_store_study_spec spec = test_spec("beat", 2);
+  spec.pid = (long)getpid();
+  int64_t id;
+  cr_assert_eq(hyd_store_create_study(a, &spec, &id), HYD_STORE_OK, "%s", hyd_store_errmsg(a));
+  set_owner("testhost", (long)getpid(), "-1 hour");
+  double warm[4] = {0};
+  cr_assert_eq(write_iteration(a, id, 1, 2, 1, warm, 4), HYD_STORE_OK);
+  hyd_store_study s;
+  cr_assert_eq(hyd_store_get_study(a, id, &s), HYD_STORE_OK);
+  cr_assert_str_eq(s.owner_host, "testhost");
+  cr_assert_eq(s.owner_pid, (long)getpid());
+  sqlite3 *c;
+  sqlite3_stmt *q;
+  cr_assert_eq(sqlite3_open(db, &c), SQLITE_OK);
+  cr_assert_eq(sqlite3_prepare_v2(c, "SELECT (julianday('now') - julianday(heartbeat_at)) "
+                                     "* 86400 FROM studies", -1, &q, NULL), SQLITE_OK);
+  cr_assert_eq(sqlite3_step(q), SQLITE_ROW);
+  cr_assert_lt(sqlite3_column_double(q, 0), 60.0, "the heartbeat was not renewed");
+  sqlite3_finalize(q);
+  sqlite3_close(c);
+  hyd_store_study_clear(&s);
+  /* An owner is for a RUNNING study with a host. */
+  spec.name = "bad";
+  spec.status = HYD_STUDY_QUEUED;
+  cr_assert_eq(hyd_store_create_study(a, &spec, &id), HYD_STORE_EINVAL);
+  hyd_store_close(a);
+}

@@ -65,8 +65,17 @@ static int scenario(const char *db) {
       hyd_store_study_clear(&found);
     }
   }
-  if (!s)
-    s = write_iteration(st, id, 1, 2, 3, warm, 64);
+  /* Iteration 1 replaces the checkpoint row (the last run finished the
+   * study without warm starts), iteration 2 overwrites its warm starts in
+   * place; the warm starts hold the iteration's number (checked after
+   * every run by consistent()). */
+  if (!s) /* finished by the last run; running again */
+    s = hyd_store_set_status(st, id, HYD_STUDY_RUNNING);
+  for (long k = 1; !s && k <= 2; k++) {
+    for (int i = 0; i < 64; i++)
+      warm[i] = (double)k;
+    s = write_iteration(st, id, k, 2, 3, warm, 64);
+  }
   long n = 0;
   if (!s)
     s = hyd_store_foreach_evaluation(st, id, count_eval, &n);
@@ -81,8 +90,43 @@ static int scenario(const char *db) {
     s = hyd_store_load_checkpoint(st, id, &cp, theta, 2, warm, 64);
   if (!s)
     s = hyd_store_list_studies(st, count_study, &n);
+  hyd_store_finish f = {.status = HYD_STUDY_COMPLETE, .stop_reason = "max_iter",
+                        .cp = &cp, .theta = theta, .n_theta = 2,
+                        .event_kind = "complete", .event_message = "done"};
+  if (!s)
+    s = hyd_store_finish_study(st, id, &f);
   hyd_store_close(st);
   return s;
+}
+
+/* Whatever failed, the stored checkpoint is whole: its warm starts, when
+ * it has them, are those of its own iteration; a study that is not
+ * RUNNING any more has none. */
+static void consistent(const char *db, long k) {
+  hyd_store *st = NULL;
+  if (hyd_store_open(&st, db, HYD_STORE_READONLY) != HYD_STORE_OK) {
+    hyd_store_close(st); /* the first runs may not have created it yet */
+    return;
+  }
+  hyd_store_study s;
+  if (hyd_store_find_study(st, "oom", &s) == HYD_STORE_OK) {
+    long iteration = -1;
+    size_t nt = 0, nw = 0;
+    if (hyd_store_checkpoint_info(st, s.id, &iteration, &nt, &nw) == HYD_STORE_OK) {
+      hyd_maid_checkpoint cp;
+      double theta[2], warm[64];
+      cr_assert(nw == 0 || nw == 64, "k=%ld: %zu warm starts", k, nw);
+      cr_assert_eq(hyd_store_load_checkpoint(st, s.id, &cp, theta, 2, nw ? warm : NULL, nw),
+                   HYD_STORE_OK, "k=%ld: %s", k, hyd_store_errmsg(st));
+      for (size_t i = 0; i < nw; i++)
+        cr_assert_eq(warm[i], (double)cp.iter, "k=%ld: warm start %zu is %g at iteration %ld",
+                     k, i, warm[i], cp.iter);
+      cr_assert(s.status != HYD_STUDY_COMPLETE || nw == 0,
+                "k=%ld: a COMPLETE study kept its warm starts", k);
+    }
+    hyd_store_study_clear(&s);
+  }
+  hyd_store_close(st);
 }
 
 Test(store_oom, every_allocation_failure_ends_cleanly, .timeout = 300) {
@@ -97,6 +141,7 @@ Test(store_oom, every_allocation_failure_ends_cleanly, .timeout = 300) {
     injected = 0;
     int s = scenario(db);
     countdown = -1;
+    consistent(db, k);
     cr_assert_eq(sqlite3_memory_used(), 0, "k=%ld: %lld bytes leaked (status %d)", k,
                  (long long)sqlite3_memory_used(), s);
     if (!injected) {

@@ -443,6 +443,123 @@ Test(store_write, checkpoint_survives_reopen_read_only) {
   cr_assert_eq(w[2], 3.0);
 }
 
+/* Warm starts of the stored size are overwritten in place (incremental
+ * BLOB I/O); other sizes replace the row. Every version reads back bit
+ * for bit, and an in-place write inside an iteration that is rolled back
+ * leaves the previous warm starts and state. */
+static void fill(double *w, size_t n, double base) {
+  for (size_t i = 0; i < n; i++)
+    w[i] = base + (double)i * 0x1p-20;
+}
+
+static void expect_checkpoint(int64_t id, long iter, const double *warm, size_t n) {
+  hyd_maid_checkpoint cp;
+  double theta[2];
+  size_t nw = 99;
+  cr_assert_eq(hyd_store_checkpoint_info(st, id, NULL, NULL, &nw), HYD_STORE_OK);
+  cr_assert_eq(nw, n, "warm starts: %zu stored, %zu expected", nw, n);
+  double *back = malloc((n ? n : 1) * sizeof *back);
+  cr_assert_eq(hyd_store_load_checkpoint(st, id, &cp, theta, 2, n ? back : NULL, n),
+               HYD_STORE_OK, "%s", hyd_store_errmsg(st));
+  cr_assert_eq(cp.iter, iter);
+  cr_assert(n == 0 || memcmp(back, warm, n * sizeof *back) == 0, "warm starts differ");
+  free(back);
+}
+
+Test(store_write, warm_starts_overwritten_in_place_or_replaced) {
+  enum { W = 40000 }; /* 320 KB: the BLOB spans many overflow pages */
+  int64_t id = new_study("inplace", 2);
+  double *a = malloc(W * sizeof *a), *b = malloc(W * sizeof *b);
+  fill(a, W, 1.0);
+  cr_assert_eq(write_iteration(st, id, 1, 2, 0, a, W), HYD_STORE_OK, "%s", hyd_store_errmsg(st));
+  expect_checkpoint(id, 1, a, W);
+  fill(b, W, -7.0);
+  cr_assert_eq(write_iteration(st, id, 2, 2, 0, b, W), HYD_STORE_OK, "%s", hyd_store_errmsg(st));
+  expect_checkpoint(id, 2, b, W);
+  /* In place, then rolled back: the previous version stays. */
+  hyd_maid_checkpoint cp;
+  memset(&cp, 0, sizeof cp);
+  cp.iter = 3;
+  double theta[2] = {0.5, 0.25};
+  cr_assert_eq(hyd_store_begin_iteration(st, id, 3), HYD_STORE_OK);
+  cr_assert_eq(hyd_store_record_checkpoint(st, id, &cp, theta, 2, a, W), HYD_STORE_OK);
+  cr_assert_eq(hyd_store_rollback_iteration(st), HYD_STORE_OK);
+  expect_checkpoint(id, 2, b, W);
+  /* Outside an iteration: a transaction of its own. */
+  cr_assert_eq(hyd_store_record_checkpoint(st, id, &cp, theta, 2, a, W), HYD_STORE_OK);
+  expect_checkpoint(id, 3, a, W);
+  /* Fewer values, none, then the first size again. */
+  cr_assert_eq(write_iteration(st, id, 4, 2, 0, b, W / 2), HYD_STORE_OK);
+  expect_checkpoint(id, 4, b, W / 2);
+  cr_assert_eq(write_iteration(st, id, 5, 2, 0, NULL, 0), HYD_STORE_OK);
+  expect_checkpoint(id, 5, NULL, 0);
+  cr_assert_eq(write_iteration(st, id, 6, 2, 0, a, W), HYD_STORE_OK);
+  expect_checkpoint(id, 6, a, W);
+  /* Another study's checkpoint of the same size is its own row. */
+  int64_t other = new_study("inplace2", 2);
+  cr_assert_eq(write_iteration(st, other, 1, 2, 0, b, W), HYD_STORE_OK);
+  cr_assert_eq(write_iteration(st, other, 2, 2, 0, b, W), HYD_STORE_OK);
+  expect_checkpoint(other, 2, b, W);
+  expect_checkpoint(id, 6, a, W);
+  free(a);
+  free(b);
+}
+
+/* The end of a run: checkpoint, stop reason, result, event and status in
+ * one transaction; refused inside an open iteration; a failure changes
+ * nothing. */
+Test(store_write, finish_study_in_one_transaction) {
+  enum { W = 1000 };
+  int64_t id = new_study("fin", 2);
+  double warm[W];
+  fill(warm, W, 3.0);
+  cr_assert_eq(write_iteration(st, id, 1, 2, 1, warm, W), HYD_STORE_OK);
+  cr_assert_eq(write_iteration(st, id, 2, 2, 1, warm, W), HYD_STORE_OK);
+  hyd_maid_checkpoint cp;
+  memset(&cp, 0, sizeof cp);
+  cp.iter = 2;
+  double theta[2] = {2.0, 2.125};
+  hyd_store_finish f = {.status = HYD_STUDY_COMPLETE, .stop_reason = "max_iter",
+                        .cp = &cp, .theta = theta, .n_theta = 2,
+                        .event_level = 1, .event_kind = "complete",
+                        .event_message = "done"};
+  /* Not inside an iteration. */
+  cr_assert_eq(hyd_store_begin_iteration(st, id, 3), HYD_STORE_OK);
+  cr_assert_eq(hyd_store_finish_study(st, id, &f), HYD_STORE_ESTATE);
+  cr_assert_eq(hyd_store_rollback_iteration(st), HYD_STORE_OK);
+  /* A checkpoint that does not fit the study: nothing at all changes. */
+  f.n_theta = 3;
+  cr_assert_eq(hyd_store_finish_study(st, id, &f), HYD_STORE_EINVAL);
+  hyd_store_study s;
+  cr_assert_eq(hyd_store_get_study(st, id, &s), HYD_STORE_OK);
+  cr_assert_eq(s.status, HYD_STUDY_RUNNING);
+  cr_assert_null(s.stop_reason);
+  cr_assert_eq(s.has_best, 0);
+  hyd_store_study_clear(&s);
+  expect_checkpoint(id, 2, warm, W);
+  f.n_theta = 2;
+  cr_assert_eq(hyd_store_finish_study(st, id, &f), HYD_STORE_OK, "%s", hyd_store_errmsg(st));
+  cr_assert_eq(hyd_store_get_study(st, id, &s), HYD_STORE_OK);
+  cr_assert_eq(s.status, HYD_STUDY_COMPLETE);
+  cr_assert_str_eq(s.stop_reason, "max_iter");
+  cr_assert_not_null(s.finished_at);
+  cr_assert(s.has_best);
+  cr_assert_eq(s.best_iteration, 2); /* test_info: g falls with the iteration */
+  hyd_store_study_clear(&s);
+  expect_checkpoint(id, 2, NULL, 0); /* a COMPLETE study keeps no warm starts */
+  /* INTERRUPTED without a new checkpoint keeps the stored one. */
+  int64_t other = new_study("fin2", 2);
+  cr_assert_eq(write_iteration(st, other, 1, 2, 1, warm, W), HYD_STORE_OK);
+  hyd_store_finish g = {.status = HYD_STUDY_INTERRUPTED, .stop_reason = "interrupted"};
+  cr_assert_eq(hyd_store_finish_study(st, other, &g), HYD_STORE_OK);
+  expect_checkpoint(other, 1, warm, W);
+  cr_assert_eq(hyd_store_get_study(st, other, &s), HYD_STORE_OK);
+  cr_assert_eq(s.status, HYD_STUDY_INTERRUPTED);
+  hyd_store_study_clear(&s);
+  cr_assert_eq(hyd_store_finish_study(st, other, NULL), HYD_STORE_EINVAL);
+  cr_assert_eq(hyd_store_finish_study(NULL, other, &g), HYD_STORE_EINVAL);
+}
+
 Test(store_write, events_and_datasets) {
   int64_t id = new_study("ev", 1);
   cr_assert_eq(hyd_store_record_event(st, id, 1, "start", "study started"), HYD_STORE_OK);
