@@ -196,7 +196,7 @@ int hyd_store_iteration_failed(hyd_store *st, int status) {
 
 int hyd_store_stmt(hyd_store *st, enum hyd_store_stmt id, sqlite3_stmt **out) {
   *out = NULL;
-  if (st->stmt_in_use & (1u << id))
+  if (st->stmt_in_use & HYD_STORE_STMT_BIT(id))
     return hyd_store_fail(st, HYD_STORE_ESTATE,
                           "a callback may not start the same listing again");
   if (!st->stmt[id]) {

@@ -58,12 +58,15 @@ enum hyd_store_stmt {
   STMT_GET_DATASET,
   STMT_COUNT
 };
+_Static_assert(STMT_COUNT <= 64, "hyd_store.stmt_in_use has a bit per statement");
+/* The bit of statement `id` in hyd_store.stmt_in_use. */
+#define HYD_STORE_STMT_BIT(id) ((uint64_t)1 << (id))
 
 struct hyd_store {
   sqlite3 *db;
   int readonly;
   sqlite3_stmt *stmt[STMT_COUNT];
-  unsigned stmt_in_use; /* bit per statement held by a running foreach */
+  uint64_t stmt_in_use; /* bit per statement held by a running foreach */
   char errmsg[1024];
 
   /* The open iteration (hyd_store_begin_iteration .. commit). */

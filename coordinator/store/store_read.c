@@ -106,7 +106,7 @@ static int foreach_row(hyd_store *st, enum hyd_store_stmt id, int64_t study,
   /* A buffer of our own: the callback may call other store functions. */
   double *theta = NULL;
   size_t cap = 0, n = 0;
-  unsigned bit = 1u << id;
+  uint64_t bit = HYD_STORE_STMT_BIT(id);
   st->stmt_in_use |= bit;
   while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
     status = decode_column(st, q, theta_col, &theta, &cap, &n);

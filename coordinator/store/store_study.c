@@ -344,7 +344,7 @@ int hyd_store_list_studies(hyd_store *st, hyd_store_study_fn fn, void *user) {
   int status = hyd_store_stmt(st, STMT_LIST_STUDIES, &q);
   if (status)
     return status;
-  unsigned bit = 1u << STMT_LIST_STUDIES;
+  uint64_t bit = HYD_STORE_STMT_BIT(STMT_LIST_STUDIES);
   st->stmt_in_use |= bit;
   int rc;
   while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
