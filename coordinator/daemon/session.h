@@ -33,6 +33,7 @@ typedef struct hyd_session {
   hyd_maid_checkpoint snap_cp;
   int snap_pending;
   double ckpt_written_at, ckpt_cost; /* monotonic seconds */
+  double snap_cost; /* seconds of the last snapshot (MPI: a gather) */
 } hyd_session;
 
 /* Builds the problem and the solver from a parsed study (options, theta0);
