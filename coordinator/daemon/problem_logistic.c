@@ -65,7 +65,8 @@ static void lr_report_rows(lr_owner *o, const double *theta, FILE *out)
   double *W = calloc(n, sizeof *W), vl, va, tl = NAN, ta = NAN;
   const hyd_problem *prob = hyd_rowsplit_problem(o->rs);
   if (W && hyd_rowsplit_connected(o->rs) &&
-      hyd_solve_lower(prob, 0, theta, 1e-8, W, NULL, NULL) == HYD_OK &&
+      hyd_solve_lower_with(prob, 0, theta, 1e-8, HYD_LOWER_NEWTON_CG, W,
+                           NULL, NULL) == HYD_OK &&
       hyd_rowsplit_evaluate(o->rs, W, 0, &vl, &va, &nv) == HYD_OK) {
     hyd_rowsplit_evaluate(o->rs, W, 1, &tl, &ta, &nt);
     fprintf(out, "validation: loss %.6f, accuracy %.4f;  test: loss %.6f, "
@@ -115,7 +116,11 @@ static void lr_report(void *p, const double *theta, const double *x0,
    * folds), whose solution is not fold 0's: then from 0. */
   if (x0 && o->final == o->lr)
     memcpy(W, x0, n * sizeof *W);
-  if (hyd_solve_lower(prob, 0, theta, 1e-8, W, NULL, NULL) == HYD_OK) {
+  /* Newton-CG, not the default accelerated gradient: with small learned
+   * weights the lower level is ill-conditioned, and a 1e-8 solve by FISTA
+   * took minutes on Fashion-MNIST with 784 weights. */
+  if (hyd_solve_lower_with(prob, 0, theta, 1e-8, HYD_LOWER_NEWTON_CG, W, NULL,
+                           NULL) == HYD_OK) {
     double vl, va, tl, ta;
     hyd_logistic_evaluate(o->final, W, o->val, o->n_val, &vl, &va);
     hyd_logistic_evaluate(o->final, W, o->test, o->n_test, &tl, &ta);

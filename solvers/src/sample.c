@@ -530,8 +530,19 @@ int hyd_solve_lower(const hyd_problem *problem, size_t sample,
                     const double *theta, double eps, double *x, long *iters,
                     const hyd_allocator *alloc)
 {
+  hyd_oracle_config cfg;
+  hyd_oracle_config_default(&cfg);
+  return hyd_solve_lower_with(problem, sample, theta, eps, cfg.lower_method,
+                              x, iters, alloc);
+}
+
+int hyd_solve_lower_with(const hyd_problem *problem, size_t sample,
+                         const double *theta, double eps, int lower_method,
+                         double *x, long *iters, const hyd_allocator *alloc)
+{
   if (hyd_problem_check(problem) != HYD_OK || sample >= problem->n_samples ||
-      !theta || !x || !(eps > 0.0))
+      !theta || !x || !(eps > 0.0) || lower_method < HYD_LOWER_FISTA ||
+      lower_method > HYD_LOWER_NEWTON_CG)
     return HYD_EINVAL;
   size_t n = problem->lower_dim(problem->ctx, sample);
   hyd_allocator a;
@@ -541,6 +552,7 @@ int hyd_solve_lower(const hyd_problem *problem, size_t sample,
     return HYD_ENOMEM;
   hyd_oracle_config cfg;
   hyd_oracle_config_default(&cfg);
+  cfg.lower_method = lower_method;
   hyd_lower_result res;
   res.interrupt = NULL;
   char msg[HYD_ERRMSG_SIZE];

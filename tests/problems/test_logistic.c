@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include <hyperd/logistic.h>
+#include <hyperd/oracle.h>
 #include <hyperd/problem.h>
 
 #include "common.h"
@@ -378,6 +379,40 @@ Test(logistic, hvp_cache_follows_W)
     cr_assert_eq(o1[k], o2[k]);
   hyd_logistic_destroy(a);
   hyd_logistic_destroy(b);
+}
+
+/* hyd_solve_lower_with: FISTA, gradient descent and Newton-CG reach the
+ * same minimiser within their certified distances (small L2 weight: an
+ * ill-conditioned lower level); an unknown solver is refused. */
+Test(logistic, solve_lower_with_each_solver)
+{
+  lr_fixture fx;
+  make_data(&fx, 12);
+  hyd_logistic *lr = make_lr(&fx, HYD_LOGISTIC_SCALAR);
+  const hyd_problem *p = hyd_logistic_problem(lr);
+  double th = log(1e-3), eps = 1e-9, W[3][NW];
+  const int methods[3] = {HYD_LOWER_NEWTON_CG, HYD_LOWER_FISTA, HYD_LOWER_GD};
+  long its[3];
+  for (int m = 0; m < 3; m++) {
+    memset(W[m], 0, sizeof W[m]);
+    cr_assert_eq(hyd_solve_lower_with(p, 0, &th, eps, methods[m], W[m],
+                                      &its[m], NULL),
+                 HYD_OK, "method %d", methods[m]);
+  }
+  for (int m = 1; m < 3; m++) {
+    double d2 = 0.0;
+    for (size_t k = 0; k < NW; k++)
+      d2 += (W[m][k] - W[0][k]) * (W[m][k] - W[0][k]);
+    cr_assert(sqrt(d2) <= 2 * eps, "method %d: %g from Newton-CG's",
+              methods[m], sqrt(d2));
+  }
+  cr_assert_lt(its[0], its[1], "Newton-CG %ld, FISTA %ld products", its[0],
+               its[1]);
+  cr_assert_eq(hyd_solve_lower_with(p, 0, &th, eps, 4, W[0], NULL, NULL),
+               HYD_EINVAL);
+  cr_assert_eq(hyd_solve_lower_with(p, 0, &th, eps, -1, W[0], NULL, NULL),
+               HYD_EINVAL);
+  hyd_logistic_destroy(lr);
 }
 
 Test(logistic, evaluate)

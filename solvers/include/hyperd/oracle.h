@@ -190,6 +190,13 @@ int hyd_solve_lower(const hyd_problem *problem, size_t sample,
                     const double *theta, double eps, double *x, long *iters,
                     const hyd_allocator *alloc);
 
+/* The same with a chosen solver (enum hyd_lower_method): Newton-CG, for
+ * one, when the lower level is ill-conditioned (small L2 weights) and the
+ * problem gives h's values. */
+int hyd_solve_lower_with(const hyd_problem *problem, size_t sample,
+                         const double *theta, double eps, int lower_method,
+                         double *x, long *iters, const hyd_allocator *alloc);
+
 /* ---- the oracle interface MAID drives ---- */
 #define HYD_ORACLE_VERSION 1
 
