@@ -324,7 +324,7 @@ def tpe_scalar(data, work, rep):
     m = models[best.number]
     test = mean_ce(m.predict_proba(X[idx["test"]]), y[idx["test"]])
     return {"t_target": t_hit, "wall": wall, "best_val": best.value,
-            "test": test, "C": best.params["C"]}
+            "test": test, "C": best.params["C"], "hist": hist}
 
 
 def lrcv_scalar(data):
@@ -374,6 +374,91 @@ def med(xs):
     return statistics.median(xs) if xs else None
 
 
+# -------------------------------------------------------------- plots ---
+
+def best_so_far(points):
+    """(t, v) in time order -> the running minimum, as steps."""
+    out, best = [], math.inf
+    for t, v in sorted(points):
+        if v < best:
+            best = v
+            out.append((t, v))
+    return out
+
+
+def svg_plot(name, title, xlabel, ylabel, series, logy=False, hline=None):
+    """A step plot of series [(label, [(x, y)], colour)] as
+    $HYD_BENCH_IMAGES/NAME.svg (no plotting library needed); prints the
+    Markdown image line. Nothing when the folder is not set."""
+    folder = os.environ.get("HYD_BENCH_IMAGES")
+    pts = [(x, y) for _, xy, _ in series for x, y in xy
+           if x > 0 and (y > 0 or not logy)]
+    if hline and pts:
+        pts.append((pts[0][0], hline[0]))
+    if not folder or not pts:
+        return
+    W, H, L, R, T, B = 660, 400, 90, 20, 30, 50
+    ty = (lambda y: math.log10(y)) if logy else (lambda y: y)
+    tx = lambda x: math.log10(x)
+    x0, x1 = min(tx(x) for x, _ in pts), max(tx(x) for x, _ in pts)
+    y0, y1 = min(ty(y) for _, y in pts), max(ty(y) for _, y in pts)
+    x1, y1 = x1 + 1e-9 + (x1 - x0) * 0.02, y1 + 1e-9 + (y1 - y0) * 0.05
+    y0 -= (y1 - y0) * 0.05
+    X = lambda x: L + (tx(x) - x0) / (x1 - x0) * (W - L - R)
+    Y = lambda y: H - B - (ty(y) - y0) / (y1 - y0) * (H - T - B)
+    el = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{W}" height="{H}" '
+          f'font-family="sans-serif" font-size="12">',
+          f'<rect width="{W}" height="{H}" fill="white"/>',
+          f'<text x="{W / 2}" y="18" text-anchor="middle" font-size="14">{title}</text>',
+          f'<rect x="{L}" y="{T}" width="{W - L - R}" height="{H - T - B}" '
+          'fill="none" stroke="black"/>',
+          f'<text x="{W / 2}" y="{H - 10}" text-anchor="middle">{xlabel}</text>',
+          f'<text x="15" y="{H / 2}" text-anchor="middle" '
+          f'transform="rotate(-90 15 {H / 2})">{ylabel}</text>']
+    for k in range(math.floor(x0), math.ceil(x1) + 1):
+        for m in (1, 2, 5):
+            v = m * 10.0 ** k
+            if x0 <= math.log10(v) <= x1:
+                el.append(f'<line x1="{X(v):.1f}" y1="{H - B}" x2="{X(v):.1f}" '
+                          f'y2="{H - B + 5}" stroke="black"/>'
+                          f'<text x="{X(v):.1f}" y="{H - B + 18}" '
+                          f'text-anchor="middle">{v:g}</text>')
+    for i in range(6):
+        yv = y0 + (y1 - y0) * i / 5
+        lab = f"{10 ** yv:.2g}" if logy else f"{yv:.4g}"
+        yy = H - B - (H - T - B) * i / 5
+        el.append(f'<line x1="{L - 5}" y1="{yy:.1f}" x2="{L}" y2="{yy:.1f}" '
+                  f'stroke="black"/><text x="{L - 8}" y="{yy + 4:.1f}" '
+                  f'text-anchor="end">{lab}</text>')
+    if hline:
+        el.append(f'<line x1="{L}" y1="{Y(hline[0]):.1f}" x2="{W - R}" '
+                  f'y2="{Y(hline[0]):.1f}" stroke="gray" stroke-dasharray="4 4"/>'
+                  f'<text x="{L + 5}" y="{Y(hline[0]) - 4:.1f}" '
+                  f'fill="gray">{hline[1]}</text>')
+    for i, (label, xy, colour) in enumerate(series):
+        xy = [(x, y) for x, y in xy if x > 0 and (y > 0 or not logy)]
+        if not xy:
+            continue
+        d, prev = [], None
+        for x, y in xy:
+            if prev is not None:
+                d.append(f"{X(x):.1f},{Y(prev):.1f}")
+            d.append(f"{X(x):.1f},{Y(y):.1f}")
+            prev = y
+        el.append(f'<polyline points="{" ".join(d)}" fill="none" '
+                  f'stroke="{colour}" stroke-width="2"/>')
+        el.append(f'<line x1="{W - R - 200}" y1="{T + 15 + 16 * i}" '
+                  f'x2="{W - R - 180}" y2="{T + 15 + 16 * i}" stroke="{colour}" '
+                  f'stroke-width="2"/><text x="{W - R - 175}" '
+                  f'y="{T + 19 + 16 * i}">{label}</text>')
+    el.append("</svg>")
+    os.makedirs(folder, exist_ok=True)
+    with open(os.path.join(folder, name + ".svg"), "w") as fh:
+        fh.write("\n".join(el) + "\n")
+    print(f"![{title}](images/{name}.svg)")
+    print()
+
+
 def section_scalar(hyperd, shared, work, repeats):
     print("## Peers: one L2 weight on digits (issue 5)")
     print()
@@ -409,6 +494,7 @@ def section_scalar(hyperd, shared, work, repeats):
                 test = report_losses(out)[1]
                 last = rows[-1]
                 runs.append({"t_target": t, "it": it, "wall": wall,
+                             "rows": rows,
                              "solver": last[2], "best_val": min(x[1] for x in rows),
                              "test": test, "ll": last[4], "cg": last[5]})
             except Exception as e:
@@ -464,6 +550,21 @@ def section_scalar(hyperd, shared, work, repeats):
               "iterations) goes on to the certified stop. Ratio > 1: hyperd "
               "is faster by that factor; < 1: the peer is faster.")
         print()
+    series = []
+    for name, colour in (("hyperd MAID rigorous", "#1f77b4"),
+                         ("hyperd HOAG schedule", "#2ca02c")):
+        runs = res[name][0]
+        if runs:
+            series.append((name, best_so_far(
+                [(r[2], r[1] - OPT) for r in runs[0]["rows"]]), colour))
+    runs = res.get("Optuna TPE + SQLite", ([], None))[0]
+    if runs:
+        series.append(("Optuna TPE + SQLite", best_so_far(
+            [(t, v - OPT) for t, v in runs[0]["hist"]]), "#d62728"))
+    svg_plot("bench-digits-scalar", "digits, one L2 weight (first repetition)",
+             "seconds since the start of the search",
+             "best validation loss - optimum", series, logy=True,
+             hline=(TARGET - OPT, "target: optimum + 0.1%"))
 
 
 def section_many(hyperd, shared, work, budget):
@@ -655,6 +756,13 @@ def compare_many(hyperd, work, budget, study_of, load, grouping, theta0,
             print(f"| Optuna TPE + SQLite | no trial ended within B | | | | "
                   f"0 trials{late} | | {o['used']:.1f} / {o['cpu']:.1f} |")
     print()
+    svg_plot(f"bench-{tag}", f"{tag}: best validation loss within B = "
+             f"{budget:g} s", "seconds", "best validation loss",
+             [("hyperd MAID rigorous",
+               best_so_far([(r[2], r[1]) for r in rows]), "#1f77b4"),
+              ("Optuna TPE + SQLite",
+               best_so_far([(h[0], h[1]) for h in hist]) if o else [],
+               "#d62728")])
     if rows and hwall > budget + 4:
         print(f"hyperd's last iteration within B ended at {rows[-1][2]:.2f} s "
               f"(iteration {rows[-1][0]}); the next one had not ended when "
