@@ -439,6 +439,10 @@ def svg_plot(name, title, xlabel, ylabel, series, logy=False, hline=None):
         xy = [(x, y) for x, y in xy if x > 0 and (y > 0 or not logy)]
         if not xy:
             continue
+        # a best-so-far holds until the end of the plot (a side whose
+        # first evaluation stayed its best is one point otherwise)
+        if tx(xy[-1][0]) < x1:
+            xy = xy + [(10 ** x1, xy[-1][1])]
         d, prev = [], None
         for x, y in xy:
             if prev is not None:
