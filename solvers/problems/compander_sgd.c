@@ -84,20 +84,6 @@ void hyd_compander_sgd_destroy(hyd_compander_sgd *s)
   hyd_free(&alloc, s);
 }
 
-static size_t group_index(int grouping, size_t j, size_t c, size_t C)
-{
-  switch (grouping) {
-  case HYD_LOGISTIC_SCALAR:
-    return 0;
-  case HYD_LOGISTIC_PER_FEATURE:
-    return j;
-  case HYD_LOGISTIC_PER_CLASS:
-    return c;
-  default:
-    return j * C + c;
-  }
-}
-
 int hyd_compander_sgd_create(hyd_compander_sgd **out, size_t rows, size_t d,
                              size_t n_classes, const double *X,
                              const int *labels, const size_t *train,
@@ -161,7 +147,7 @@ int hyd_compander_sgd_create(hyd_compander_sgd **out, size_t rows, size_t d,
   memcpy(s->train, train, n_train * sizeof *train);
   for (size_t j = 0; j < d; j++)
     for (size_t c = 0; c < n_classes; c++)
-      s->group[j * n_classes + c] = group_index(o.grouping, j, c, n_classes);
+      s->group[j * n_classes + c] = hyd_logistic_group(o.grouping, j, c, n_classes);
   *out = s;
   return HYD_OK;
 }

@@ -100,9 +100,9 @@ size_t hyd_logistic_n_theta(int grouping, size_t d, size_t n_classes)
   }
 }
 
-static size_t group_of(const hyd_logistic *lr, size_t j, size_t c)
+size_t hyd_logistic_group(int grouping, size_t j, size_t c, size_t n_classes)
 {
-  switch (lr->grouping) {
+  switch (grouping) {
   case HYD_LOGISTIC_SCALAR:
     return 0;
   case HYD_LOGISTIC_PER_FEATURE:
@@ -110,8 +110,13 @@ static size_t group_of(const hyd_logistic *lr, size_t j, size_t c)
   case HYD_LOGISTIC_PER_CLASS:
     return c;
   default:
-    return j * lr->C + c;
+    return j * n_classes + c;
   }
+}
+
+static size_t group_of(const hyd_logistic *lr, size_t j, size_t c)
+{
+  return hyd_logistic_group(lr->grouping, j, c, lr->C);
 }
 
 /* ---- data passes (kernels in logistic_kernels.c) ---- */

@@ -63,6 +63,10 @@ typedef struct hyd_logistic_fold {
  * an overflowing d*C. */
 size_t hyd_logistic_n_theta(int grouping, size_t d, size_t n_classes);
 
+/* The group (index into theta) of weight W[j, c] under a grouping:
+ * 0, j, c or j * n_classes + c. */
+size_t hyd_logistic_group(int grouping, size_t j, size_t c, size_t n_classes);
+
 /* Builds the problem. X: rows x d row-major; labels: rows values in
  * [0, n_classes). X and labels are copied unless flags has
  * HYD_LOGISTIC_BORROW_DATA; the folds' index arrays are always copied.
