@@ -77,17 +77,21 @@ expect_rc 0 "$HYPERD" resume other -q --take-over --db run.db
 kill "$sleeper"
 note "owner on this host / another host / --take-over"
 
-# The heartbeat moves with the iterations of a running study.
-"$HYPERD" run study.json -q --name beat --db beat.db > /dev/null 2>&1 &
+# The heartbeat moves with the iterations of a running study. (A study far
+# too long to end by itself: a fast machine runs 300 iterations in 0.1 s.)
+write_study long.json beat 1000000
+"$HYPERD" run long.json -q --db beat.db > /dev/null 2>&1 &
 pid=$!
 BG_PIDS+=("$pid")
 wait_iteration beat.db beat 2 "$pid" || fail "beat ended early"
 h1=$(sql beat.db "SELECT heartbeat_at FROM studies")
 sleep 0.2
-wait_iteration beat.db beat 20 "$pid" || fail "beat ended early"
+n=$(last_iteration beat.db beat)
+wait_iteration beat.db beat $((n + 20)) "$pid" || fail "beat ended early"
 h2=$(sql beat.db "SELECT heartbeat_at FROM studies")
 [[ "$h2" > "$h1" ]] || fail "the heartbeat did not move: $h1 then $h2"
-wait "$pid"
+kill -TERM "$pid"
+wait "$pid" || fail "beat: exit $? after SIGTERM"
 
 # Two daemons on one database: every queued study is run once. (Short
 # studies: each iteration holds the database's write lock, so two long

@@ -96,13 +96,12 @@ status_of() { sql "$1" "SELECT status FROM studies WHERE name = '$2'"; }
 # wait_iteration DB NAME K PID: until the study has K iterations recorded
 # (or the process has ended: the caller checks what it needs).
 wait_iteration() {
-  local n=0
   while kill -0 "$4" 2>/dev/null; do
-    n=$(last_iteration "$1" "$2")
-    [ "$n" -ge "$3" ] && return 0
+    [ "$(last_iteration "$1" "$2")" -ge "$3" ] && return 0
     sleep 0.02
   done
-  return 1
+  # It may have ended between two looks, its K iterations done.
+  [ "$(last_iteration "$1" "$2")" -ge "$3" ]
 }
 
 # expect_rc CODE CMD...: runs CMD, stderr to ./stderr, stdout to ./stdout.
