@@ -480,9 +480,23 @@ static int iterate_certified(hyd_maid *s)
         s->stop = HYD_STOP_STALLED;
         return HYD_OK;
       }
-    } else if (!tighten(s)) {
+      continue;
+    }
+    if (!tighten(s)) {
       s->stop = HYD_STOP_EPS_FLOOR;
       return HYD_OK;
+    }
+    /* After a failed descent test: an evaluation at accuracies the last one
+     * already met would re-solve nothing (the lower solve stops at its
+     * first test, CG at its warm start), return the same z and omega and
+     * fail the same test. Such rounds are counted and passed over. */
+    while (ev->omega > (1.0 - s->opt.eta) * ev->z_norm &&
+           ev->eps_achieved <= s->eps && ev->delta_binding <= s->delta) {
+      s->failed_rounds++;
+      if (!tighten(s)) {
+        s->stop = HYD_STOP_EPS_FLOOR;
+        return HYD_OK;
+      }
     }
   }
 }

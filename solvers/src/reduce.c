@@ -23,7 +23,7 @@ void hyd_eval_reduce(const hyd_oracle_config *cfg, size_t m, size_t p,
 {
   double *z = out->z;
   hyd_zero(p, z);
-  double omega = 0, lo = 0, hi = 0, g = 0, gn2 = 0, e_max = 0, d_max = 0;
+  double omega = 0, lo = 0, hi = 0, g = 0, gn2 = 0, e_max = 0, d_max = 0, d_bind = 0;
   double mu_min = INFINITY, bx = 0, lb = 0, lainv = 0, lg = 0;
   int certified = 1;
   hyd_cost cost;
@@ -38,6 +38,7 @@ void hyd_eval_reduce(const hyd_oracle_config *cfg, size_t m, size_t p,
     gn2 += s->grad_g_norm * s->grad_g_norm;
     e_max = fmax(e_max, s->eps_achieved);
     d_max = fmax(d_max, s->delta_achieved);
+    d_bind = fmax(d_bind, s->delta_binding);
     mu_min = fmin(mu_min, s->mu);
     bx = fmax(bx, s->cross_max);
     lb = fmax(lb, s->LB);
@@ -62,6 +63,7 @@ void hyd_eval_reduce(const hyd_oracle_config *cfg, size_t m, size_t p,
   out->grad_g_norm = sqrt(gn2) * inv_m;
   out->eps_achieved = e_max;
   out->delta_achieved = d_max;
+  out->delta_binding = d_bind;
   out->Lg = lg;
   cost.evaluations = 1;
   out->cost = cost;

@@ -196,20 +196,21 @@ static int eps_coefficient(hyd_sample *s, const hyd_oracle_config *cfg,
   return HYD_OK;
 }
 
-/* The residual CG stops at: delta, or, with the certified bound, as much
- * more as keeps omega's CG term (||B||/mu) r within cg_balance of its eps
- * terms c e: below that, a smaller residual barely moves omega but costs
- * iterations (with LAinv large, c e can exceed the delta term a thousand
- * times at the delta the method asks for). omega is computed with the
- * residual reached, so it stays a bound. */
-static double cg_tolerance(const hyd_oracle_config *cfg, const hyd_constants *c,
-                           double ci, double e, double delta)
+/* The residual CG may stop at whatever delta asks: with the certified
+ * bound, as much as keeps omega's CG term (||B||/mu) r within cg_balance of
+ * its eps terms c e; below that, a smaller residual barely moves omega but
+ * costs iterations (with LAinv large, c e can exceed the delta term a
+ * thousand times at the delta the method asks for). CG stops at the larger
+ * of this room and delta; omega is computed with the residual reached, so
+ * it stays a bound. 0 without the certified bound or with cg.balance 0. */
+static double cg_room(const hyd_oracle_config *cfg, const hyd_constants *c,
+                      double ci, double e)
 {
   if (cfg->bound != HYD_BOUND_CERTIFIED || !(cfg->cg_balance > 0.0) ||
       !(c->norm_B > 0.0))
-    return delta;
+    return 0.0;
   double room = cfg->cg_balance * ci * e * c->mu / c->norm_B;
-  return isfinite(room) && room > delta ? room : delta;
+  return isfinite(room) ? room : 0.0;
 }
 
 /* Context of the Hessian-vector product handed to CG. */
@@ -330,10 +331,11 @@ int hyd_sample_evaluate(hyd_sample *s, const hyd_oracle_config *cfg,
   long cg_iters = 0;
   double resid = 0.0;
   hvp_ctx hc = {s, theta, s->x};
-  rc = hyd_cg(s->n, hvp, &hc, s->grad_g, s->q,
-              cg_tolerance(cfg, &c, ci, e, delta), cfg->cg_max_iter,
-              cg_flags(cfg), s->work, &cg_iters, &resid);
+  double room = cg_room(cfg, &c, ci, e);
+  rc = hyd_cg(s->n, hvp, &hc, s->grad_g, s->q, fmax(room, delta),
+              cfg->cg_max_iter, cg_flags(cfg), s->work, &cg_iters, &resid);
   out->cg_iters = (double)cg_iters;
+  out->delta_binding = resid <= room ? 0.0 : resid;
   s->have_q = rc == HYD_OK;
   if (rc == HYD_OK)
     rc = eps_coefficient(s, cfg, theta, &c, gn, e, resid, 1, &ci);

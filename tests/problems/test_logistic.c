@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include <hyperd/logistic.h>
+#include <hyperd/maid.h>
 #include <hyperd/oracle.h>
 #include <hyperd/problem.h>
 
@@ -457,6 +458,102 @@ Test(logistic, evaluate)
   W[0] = INFINITY;
   cr_assert_eq(hyd_logistic_evaluate(lr, W, rows, 3, &loss, &acc),
                HYD_ENONFINITE);
+  hyd_logistic_destroy(lr);
+}
+
+/* The serial oracle, watched: what each evaluate asked and returned. */
+typedef struct eval_seen {
+  double theta, eps, delta, eps_achieved, delta_binding, omega, z_norm;
+} eval_seen;
+typedef struct watched_oracle {
+  hyd_oracle inner;
+  eval_seen seen[1024];
+  size_t n;
+} watched_oracle;
+
+#define INNER(w) ((watched_oracle *)(w))->inner
+static int w_configure(void *w, const hyd_oracle_config *cfg)
+{
+  return INNER(w).ops->configure(INNER(w).self, cfg);
+}
+static int w_evaluate(void *self, const double *theta, double eps,
+                      double delta, hyd_eval *out)
+{
+  watched_oracle *w = self;
+  int rc = w->inner.ops->evaluate(w->inner.self, theta, eps, delta, out);
+  if (rc == HYD_OK && w->n < 1024)
+    w->seen[w->n++] = (eval_seen){theta[0],          eps,
+                                  delta,             out->eps_achieved,
+                                  out->delta_binding, out->omega,
+                                  out->z_norm};
+  return rc;
+}
+static int w_trials(void *w, size_t n, const double *const *thetas,
+                    double eps, hyd_trial *out)
+{
+  return INNER(w).ops->trials(INNER(w).self, n, thetas, eps, out);
+}
+static int w_accept(void *w, size_t k) { return INNER(w).ops->accept(INNER(w).self, k); }
+static int w_upper_now(void *w, double *g) { return INNER(w).ops->upper_now(INNER(w).self, g); }
+static size_t w_max_trials(void *w) { return INNER(w).ops->max_trials(INNER(w).self); }
+static size_t w_state_size(void *w) { return INNER(w).ops->state_size(INNER(w).self); }
+static int w_save_state(void *w, double *b) { return INNER(w).ops->save_state(INNER(w).self, b); }
+static int w_load_state(void *w, const double *b) { return INNER(w).ops->load_state(INNER(w).self, b); }
+static const char *w_errmsg(void *w) { return INNER(w).ops->errmsg(INNER(w).self); }
+static const hyd_oracle_ops watched_ops = {
+    HYD_ORACLE_VERSION, w_configure,  w_evaluate,   w_trials,
+    w_accept,           w_upper_now,  w_max_trials, w_state_size,
+    w_save_state,       w_load_state, w_errmsg};
+
+/* After a failed descent test MAID tightens eps and delta; a round whose
+ * accuracies the last evaluation already met would repeat it, and is
+ * passed over. Every evaluation after a failed test asks for more than the
+ * last one achieved (the solvers move), and a jump over several halvings
+ * stops at the first that does. */
+Test(logistic, maid_passes_over_repeated_rounds)
+{
+  lr_fixture fx;
+  make_data(&fx, 11);
+  hyd_logistic *lr = make_lr(&fx, HYD_LOGISTIC_SCALAR);
+  const hyd_problem *p = hyd_logistic_problem(lr);
+  double theta0[1] = {0.0};
+  hyd_serial_oracle *so;
+  cr_assert_eq(hyd_serial_oracle_create(&so, p, theta0, NULL), HYD_OK);
+  watched_oracle *w = calloc(1, sizeof *w);
+  w->inner = hyd_serial_oracle_as_oracle(so);
+  hyd_maid *s;
+  cr_assert_eq(hyd_maid_create(&s, p, NULL), HYD_OK);
+  cr_assert_eq(hyd_maid_set_oracle(s, (hyd_oracle){&watched_ops, w}), HYD_OK);
+  const char *opts[] = {"lower.method", "newton_cg", "alpha0", "10",
+                        "rho_up", "2", "max_iter", "12", NULL};
+  for (const char **o = opts; *o; o += 2)
+    cr_assert_eq(hyd_maid_set_option(s, o[0], o[1]), HYD_OK, "%s", o[0]);
+  cr_assert_eq(hyd_maid_setup(s), HYD_OK);
+  cr_assert_eq(hyd_maid_solve(s), HYD_OK);
+  const double nu = 0.5, eta = 1e-4;
+  int failed = 0, jumps = 0;
+  for (size_t k = 1; k < w->n; k++) {
+    const eval_seen *a = &w->seen[k - 1], *b = &w->seen[k];
+    if (b->theta != a->theta || !(a->omega > (1.0 - eta) * a->z_norm))
+      continue;
+    failed++;
+    cr_expect(b->eps < a->eps_achieved || b->delta < a->delta_binding,
+              "evaluation %zu repeats %zu: eps %g (achieved %g), delta %g "
+              "(binding %g)", k, k - 1, b->eps, a->eps_achieved, b->delta,
+              a->delta_binding);
+    if (b->eps < nu * a->eps * (1.0 - 1e-12)) {
+      jumps++;
+      cr_expect(b->eps / nu >= a->eps_achieved * (1.0 - 1e-12) &&
+                    b->delta / nu >= a->delta_binding * (1.0 - 1e-12),
+                "evaluation %zu: jumped past the first moving round", k);
+    }
+  }
+  cr_log_info("%zu evaluations, %d after a failed descent test, %d jumps",
+              w->n, failed, jumps);
+  cr_expect_gt(jumps, 0, "no round was passed over");
+  hyd_maid_destroy(s);
+  hyd_serial_oracle_destroy(so);
+  free(w);
   hyd_logistic_destroy(lr);
 }
 

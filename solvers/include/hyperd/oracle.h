@@ -89,6 +89,9 @@ typedef struct hyd_sample_eval {
   double omega;       /* certified omega_i, achieved accuracies */
   double eps_achieved;   /* ||grad h_i(x_i)|| / mu_i, bounds ||x_i - xhat_i|| */
   double delta_achieved; /* CG residual norm */
+  double delta_binding;  /* the adjoint accuracy below which CG would go on
+                            from this adjoint: its residual, or 0 where
+                            cg.balance's room alone let it stop */
   double mu, Lg, norm_B, LB, LAinv;
   double certified;   /* 1 if the constants are true bounds (never for a
                          lower_nonconvex problem) */
@@ -112,6 +115,7 @@ typedef struct hyd_eval {
   double g;            /* (1/m) sum g_i(x_i) */
   double grad_g_norm;  /* ||(1/m) (grad g_1, ..., grad g_m)|| */
   double eps_achieved, delta_achieved; /* worst over samples */
+  double delta_binding; /* largest over samples (hyd_sample_eval) */
   double Lg;           /* largest Lg over samples */
   int certified;       /* 1 if omega is a certified bound */
   hyd_cost cost;       /* work of this call */
