@@ -266,6 +266,7 @@ int hydw_step_rebalance(hyd_mpi_oracle *o)
   status_rec st;
   hydw_rec_ok(o, &st);
   rc = commit_moves(o, &mp);
+  o->kept_ok = 0; /* kept copies follow the old owner table */
   if (rc != HYD_OK) {
     st.status = rc;
     snprintf(st.msg, sizeof st.msg, "rank %d: a moved warm state is not "

@@ -84,6 +84,11 @@ struct hyd_mpi_oracle {
   double *thetas;           /* T x p: broadcast trial points */
   double *zbuf;             /* 1 + p: go flag and z (reference bound) */
   double *xbuf;             /* 3 max n_i + 1: a point, then a state */
+  double *kept;             /* this rank's warm states at the last keep, in
+                             * the gather's order (nstate[rank] doubles) */
+  size_t kept_cap;
+  int kept_ok;              /* kept matches the owner table (every rank
+                             * knows: a rebalance clears it everywhere) */
   hyd_mpi_stats stats;
   char errmsg[ERRMSG_SIZE];
 };

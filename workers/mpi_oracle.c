@@ -361,6 +361,45 @@ static int step_save_state(hyd_mpi_oracle *o, double *buf)
   return hydw_finish(o, HYD_MPI_CMD_SAVE_STATE, &st, SHARE_STATE, put_state, buf);
 }
 
+/* Every rank copies its samples' states aside, in the order a gather
+ * sends them; nothing travels (no status either: a rank that cannot keep
+ * says so at the next SAVE_KEPT). */
+static void step_keep_state(hyd_mpi_oracle *o)
+{
+  size_t need = o->nstate[o->rank];
+  o->kept_ok = 0;
+  if (need > o->kept_cap || !o->kept) {
+    double *k = hydw_xalloc(&o->alloc, need, sizeof(double));
+    if (!k)
+      return;
+    hydw_xfree(&o->alloc, o->kept);
+    o->kept = k;
+    o->kept_cap = need;
+  }
+  status_rec st;
+  hydw_rec_ok(o, &st);
+  run_owned(o, SHARE_STATE, o->kept, &st, work_save, NULL);
+  o->kept_ok = st.status == HYD_OK;
+}
+
+static int step_save_kept(hyd_mpi_oracle *o, double *buf)
+{
+  status_rec st;
+  hydw_rec_ok(o, &st);
+  size_t n = o->nstate[o->rank];
+  if (o->kept_ok) {
+    if (n > 0)
+      memcpy(hydw_send_data(o), o->kept, n * sizeof(double));
+  } else {
+    st.status = HYD_ENOMEM;
+    snprintf(st.msg, sizeof st.msg, "rank %d: no room for its kept warm "
+             "starts", o->rank);
+    if (n > 0)
+      memset(hydw_send_data(o), 0, n * sizeof(double));
+  }
+  return hydw_finish(o, HYD_MPI_CMD_SAVE_KEPT, &st, SHARE_STATE, put_state, buf);
+}
+
 static int step_load_state(hyd_mpi_oracle *o, const double *buf)
 {
   /* Rank 0 packs the states by owner, then one scatter. */
@@ -514,6 +553,32 @@ static int op_load_state(void *self, const double *buf)
   return step_load_state(o, buf);
 }
 
+static int op_keep_state(void *self)
+{
+  hyd_mpi_oracle *o = self;
+  int rc = send_header(o, HYD_MPI_CMD_KEEP_STATE, 0, 0.0, 0.0);
+  if (rc != HYD_OK)
+    return rc;
+  step_keep_state(o);
+  return HYD_OK;
+}
+
+static int op_save_kept_state(void *self, double *buf)
+{
+  hyd_mpi_oracle *o = self;
+  if (!buf)
+    return hydw_set_error(o->errmsg, HYD_EINVAL, "save_kept_state: no buffer");
+  /* kept_ok is cleared on every rank alike by a rebalance; rank 0's own
+   * copy failing is its own affair: either way nothing to ask for. */
+  if (!o->kept_ok)
+    return hydw_set_error(o->errmsg, HYD_ESTATE, "no kept warm starts (none "
+                          "kept, or samples moved between ranks since)");
+  int rc = send_header(o, HYD_MPI_CMD_SAVE_KEPT, 0, 0.0, 0.0);
+  if (rc != HYD_OK)
+    return rc;
+  return step_save_kept(o, buf);
+}
+
 static const char *op_errmsg(void *self)
 {
   hyd_mpi_oracle *o = self;
@@ -521,9 +586,10 @@ static const char *op_errmsg(void *self)
 }
 
 static const hyd_oracle_ops mpi_ops = {
-    HYD_ORACLE_VERSION, op_configure, op_evaluate, op_trials, op_accept,
-    op_upper_now, op_max_trials, op_state_size, op_save_state, op_load_state,
-    op_errmsg};
+    HYD_ORACLE_VERSION, op_configure,  op_evaluate,   op_trials,
+    op_accept,          op_upper_now,  op_max_trials, op_state_size,
+    op_save_state,      op_load_state, op_errmsg,     op_keep_state,
+    op_save_kept_state};
 
 hyd_oracle hyd_mpi_oracle_as_oracle(hyd_mpi_oracle *o)
 {
@@ -569,6 +635,8 @@ int hyd_mpi_worker_serve(hyd_mpi_oracle *o)
     case HYD_MPI_CMD_SAVE_STATE: rc = step_save_state(o, NULL); break;
     case HYD_MPI_CMD_LOAD_STATE: rc = step_load_state(o, NULL); break;
     case HYD_MPI_CMD_REBALANCE: rc = hydw_step_rebalance(o); break;
+    case HYD_MPI_CMD_KEEP_STATE: step_keep_state(o); break;
+    case HYD_MPI_CMD_SAVE_KEPT: rc = step_save_kept(o, NULL); break;
     default: break;
     }
     /* Request failures went to rank 0; only a broken channel ends us. */
@@ -622,6 +690,7 @@ void hyd_mpi_oracle_destroy(hyd_mpi_oracle *o)
   hydw_xfree(a, o->thetas);
   hydw_xfree(a, o->zbuf);
   hydw_xfree(a, o->xbuf);
+  hydw_xfree(a, o->kept);
   /* Nothing can be reported from a destructor; a failed free only leaks. */
   if (o->group != MPI_COMM_NULL)
     (void)MPI_Comm_free(&o->group);

@@ -62,6 +62,8 @@ enum hyd_mpi_cmd {
   HYD_MPI_CMD_SAVE_STATE,
   HYD_MPI_CMD_LOAD_STATE,
   HYD_MPI_CMD_REBALANCE,
+  HYD_MPI_CMD_KEEP_STATE, /* each rank copies its warm states aside */
+  HYD_MPI_CMD_SAVE_KEPT,  /* gathers those copies, as SAVE_STATE would */
   HYD_MPI_NCMD
 };
 

@@ -92,7 +92,8 @@ static int load(const opts *o, double *clean, double *noisy)
 
 static const char *cmd_name[HYD_MPI_NCMD] = {
     "shutdown", "configure", "evaluate", "trials",
-    "accept",   "upper_now", "save_state", "load_state", "rebalance"};
+    "accept",   "upper_now", "save_state", "load_state", "rebalance",
+    "keep_state", "save_kept"};
 
 /* Bytes the model of docs/parallel.md predicts for one request of kind c
  * with P ranks, m samples (m0 of them on rank 0, state0 doubles of warm
@@ -115,6 +116,7 @@ static double model(int c, int ref, double P, double m, double m0, double p,
   case HYD_MPI_CMD_ACCEPT: return w * (H + R);
   case HYD_MPI_CMD_UPPER_NOW: return w * (H + R) + 8 * off;
   case HYD_MPI_CMD_REBALANCE: return NAN; /* depends on what moves */
+  case HYD_MPI_CMD_KEEP_STATE: return w * H; /* each rank copies locally */
   default: return w * (H + R) + 8 * (state - state0); /* save / load */
   }
 }

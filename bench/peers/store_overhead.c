@@ -26,8 +26,9 @@
  * That difference of two runs carries the machine's noise (a few % per run
  * when others load it). So the time spent inside the store is also
  * measured directly, in the same run: the program is linked with --wrap
- * for every store function the session calls, and for hyd_maid_save (the
- * copy of the state for a checkpoint); see bench/peers/CMakeLists.txt. The
+ * for every store function the session calls, and for the copies of the
+ * state for a checkpoint (hyd_maid_save, hyd_maid_keep after every
+ * iteration, hyd_maid_save_kept); see bench/peers/CMakeLists.txt. The
  * direct overhead of a run is that time over the rest of the run. Prints:
  *   run MODE WALL_S CPU_S ITERATIONS G WARM_DOUBLES DB_BYTES
  *       STORE_WALL_S STORE_CPU_S CHECKPOINTS_WITH_WARM_STARTS
@@ -141,6 +142,10 @@ static void print_breakdown(const char *mode)
   }
 
 WRAP(hyd_maid_save,
+     (const hyd_maid *s, hyd_maid_checkpoint *cp, double *theta, double *warm),
+     (s, cp, theta, warm))
+WRAP(hyd_maid_keep, (hyd_maid *s), (s))
+WRAP(hyd_maid_save_kept,
      (const hyd_maid *s, hyd_maid_checkpoint *cp, double *theta, double *warm),
      (s, cp, theta, warm))
 WRAP(hyd_store_begin_iteration, (hyd_store *st, int64_t study, long k),

@@ -174,30 +174,28 @@ static void progress(const hyd_session *s, const hyd_maid_info *in)
           in->cost.cg_iters, in->wall_seconds);
 }
 
-/* Checkpoints. The state of the last whole iteration is copied into
- * memory after every iteration (a copy of the warm starts: about 0.5% of
- * a TV iteration) and written to the database only when writing it costs
- * at most 0.5% of the time since the last write. The cost counted is the
- * whole of it: the copy, the checkpoint's rows, the commit of its
+/* Checkpoints. The state of the last whole iteration is set aside after
+ * every iteration (hyd_maid_keep: a copy of the warm starts, about 0.5% of
+ * a TV iteration; under MPI each rank copies its own, nothing travels) and
+ * written to the database only when writing it costs at most 0.5% of the
+ * time since the last write. The cost counted is the whole of it: the
+ * gather of the kept copy, the checkpoint's rows, the commit of its
  * transaction (the pages go to the WAL) and the WAL's copy back into the
  * file with its fsyncs, run right after (hyd_store_wal_checkpoint). With
  * the records (about 0.5%) the store thus stays within 2% of a run's time.
  * A signal writes the last whole iteration's state with the study
- * INTERRUPTED. A COMPLETE study is never resumed: its final checkpoint
- * keeps theta and the method's state without the warm starts, written
- * with its status in one transaction. A crash (kill -9) can thus lose up
- * to 200 times a write's cost of checkpoint, never of the record: the
- * resume restarts from the older checkpoint and redoes those iterations
- * bit for bit (begin_iteration replaces their rows with identical ones).
- * Under MPI the copy gathers every warm start to rank 0, so it is taken
- * after an iteration only while it costs at most 1% of the iteration, and
- * always when the iteration ended by a signal; a signal that cuts an
- * iteration short otherwise falls back to the last snapshot or checkpoint
- * (TV's 2.3 MiB took 21 ms to gather against 0.03-0.14 s iterations on
- * the loaded development machine: such a run keeps only its periodic
- * checkpoints, and a resume redoes the iterations since, bit for bit). */
+ * INTERRUPTED, whether it came between iterations or cut one short. A
+ * COMPLETE study is never resumed: its final checkpoint keeps theta and
+ * the method's state without the warm starts, written with its status in
+ * one transaction. A crash (kill -9) can thus lose up to 200 times a
+ * write's cost of checkpoint, never of the record: the resume restarts
+ * from the older checkpoint and redoes those iterations bit for bit
+ * (begin_iteration replaces their rows with identical ones). Under MPI the
+ * one case without the last whole iteration is a signal after samples
+ * moved between ranks (dynamic balancing) within the iteration it cut
+ * short: the kept copies follow the old owners, and the last written
+ * checkpoint stands. */
 enum { CHECKPOINT_COST_SHARE = 200 }; /* a write per 200 times its cost */
-#define SNAPSHOT_SHARE 0.01 /* MPI: snapshot cost / iteration time */
 
 static double monotonic_seconds(void)
 {
@@ -206,38 +204,40 @@ static double monotonic_seconds(void)
   return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
-static int snapshot(hyd_session *s)
+/* The kept state into theta_buf / warm_buf and *cp; right after a keep
+ * (nothing changed since) the current state is the same, and serves where
+ * the kept copy is gone. */
+static int write_out_kept(hyd_session *s, hyd_maid_checkpoint *cp, int fresh)
 {
-  if (hyd_maid_save(s->solver, &s->snap_cp, s->theta_buf, s->warm_buf) !=
-      HYD_OK)
-    return -1;
-  s->snap_pending = 1;
-  return 0;
+  if (hyd_maid_save_kept(s->solver, cp, s->theta_buf, s->warm_buf) == HYD_OK)
+    return 0;
+  if (fresh &&
+      hyd_maid_save(s->solver, cp, s->theta_buf, s->warm_buf) == HYD_OK)
+    return 0;
+  return -1;
 }
 
 /* After a whole iteration, inside its transaction; *wrote says whether the
  * checkpoint went into it. */
-static int checkpoint_after_iteration(hyd_session *s, double iter_seconds,
-                                      int *wrote)
+static int checkpoint_after_iteration(hyd_session *s, int *wrote)
 {
   *wrote = 0;
   int reason = hyd_maid_stop_reason(s->solver);
   if (reason != HYD_STOP_NONE && reason != HYD_STOP_INTERRUPTED)
     return 0; /* complete: finish_run writes the last state */
-  int last = reason != HYD_STOP_NONE;
-  int due = !last && monotonic_seconds() - s->ckpt_written_at >=
-                         CHECKPOINT_COST_SHARE * s->ckpt_cost;
-  if (!due && !last && s->mpi && s->snap_cost > SNAPSHOT_SHARE * iter_seconds)
-    return 0;
-  double t0 = monotonic_seconds();
-  if (snapshot(s) != 0)
-    return -1;
-  s->snap_cost = monotonic_seconds() - t0;
+  /* A failed keep (out of memory) leaves the last written checkpoint to a
+   * signal, as a crash would; the run goes on. */
+  s->kept_pending = hyd_maid_keep(s->solver) == HYD_OK;
+  int due = reason == HYD_STOP_NONE &&
+            monotonic_seconds() - s->ckpt_written_at >=
+                CHECKPOINT_COST_SHARE * s->ckpt_cost;
   if (!due)
     return 0; /* an interrupt: written by finish_run */
-  if (hyd_store_record_checkpoint(s->store, s->study_id, &s->snap_cp,
-                                  s->theta_buf, hyd_maid_n_theta(s->solver),
-                                  s->warm_buf, s->warm_size) != 0)
+  hyd_maid_checkpoint cp;
+  if (write_out_kept(s, &cp, 1) != 0 ||
+      hyd_store_record_checkpoint(s->store, s->study_id, &cp, s->theta_buf,
+                                  hyd_maid_n_theta(s->solver), s->warm_buf,
+                                  s->warm_size) != 0)
     return -1;
   *wrote = 1;
   return 0;
@@ -254,8 +254,8 @@ static int finish_run(hyd_session *s, int reason)
                         .theta = s->theta_buf};
   if (reason == HYD_STOP_INTERRUPTED) {
     f.status = HYD_STUDY_INTERRUPTED;
-    if (s->snap_pending) {
-      f.cp = &s->snap_cp;
+    if (s->kept_pending && write_out_kept(s, &cp, 0) == 0) {
+      f.cp = &cp;
       f.warm = s->warm_buf;
       f.n_warm = s->warm_size;
     }
@@ -273,7 +273,7 @@ static int finish_run(hyd_session *s, int reason)
   }
   if (hyd_store_finish_study(s->store, s->study_id, &f) != 0)
     return -1;
-  s->snap_pending = 0;
+  s->kept_pending = 0;
   return 0;
 }
 
@@ -480,7 +480,6 @@ int hyd_session_loop(hyd_session *s)
       code = fail_study(s, "database", hyd_store_errmsg(s->store));
       break;
     }
-    double t_iteration = monotonic_seconds();
     int rc = hyd_maid_iterate(s->solver);
     hyd_maid_get_info(s->solver, &in);
     if (rc != HYD_OK) {
@@ -500,7 +499,7 @@ int hyd_session_loop(hyd_session *s)
     double t_checkpoint = monotonic_seconds();
     int wrote = 0;
     if (wrc == 0)
-      wrc = checkpoint_after_iteration(s, t_checkpoint - t_iteration, &wrote);
+      wrc = checkpoint_after_iteration(s, &wrote);
     if (wrc == 0)
       wrc = hyd_store_commit_iteration(s->store);
     else
@@ -509,7 +508,7 @@ int hyd_session_loop(hyd_session *s)
       /* The pages just logged go back into the file now, so that their
        * copy and fsync count in the cost of this write. */
       wrc = hyd_store_wal_checkpoint(s->store);
-      s->snap_pending = 0;
+      s->kept_pending = 0;
       s->ckpt_written_at = monotonic_seconds();
       s->ckpt_cost = s->ckpt_written_at - t_checkpoint;
     }

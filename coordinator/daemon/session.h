@@ -28,12 +28,10 @@ typedef struct hyd_session {
   hyd_webhook *webhook; /* open from begin to the end of the loop */
   double best_g;        /* least upper value so far, for "best" events */
   struct hyd_mpi_oracle *mpi; /* rank 0 of an MPI job: the oracle (job.c) */
-  /* The last whole iteration's state, kept for the checkpoint (session.c):
-   * in theta_buf / warm_buf and snap_cp; snap_pending until written. */
-  hyd_maid_checkpoint snap_cp;
-  int snap_pending;
+  /* The last whole iteration's state is set aside (hyd_maid_keep) after
+   * every iteration; kept_pending until it is in the database. */
+  int kept_pending;
   double ckpt_written_at, ckpt_cost; /* monotonic seconds */
-  double snap_cost; /* seconds of the last snapshot (MPI: a gather) */
 } hyd_session;
 
 /* Builds the problem and the solver from a parsed study (options, theta0);

@@ -80,6 +80,8 @@ void hyd_maid_destroy(hyd_maid *s)
   hyd_free(a, s->warm_snapshot);
   hyd_free(a, s->z);
   hyd_free(a, s->theta_prev);
+  hyd_free(a, s->kept_theta);
+  hyd_free(a, s->kept_warm);
   hyd_allocator copy = s->alloc;
   hyd_free(&copy, s);
 }
@@ -101,10 +103,11 @@ int hyd_maid_set_oracle(hyd_maid *s, hyd_oracle oracle)
   if (rc != HYD_OK)
     return rc;
   const hyd_oracle_ops *ops = oracle.ops;
-  if (!ops || ops->version != HYD_ORACLE_VERSION || !ops->configure ||
-      !ops->evaluate || !ops->trials || !ops->accept || !ops->upper_now ||
-      !ops->max_trials || !ops->state_size || !ops->save_state ||
-      !ops->load_state || !ops->errmsg)
+  if (!ops || ops->version < 1 || ops->version > HYD_ORACLE_VERSION ||
+      !ops->configure || !ops->evaluate || !ops->trials || !ops->accept ||
+      !ops->upper_now || !ops->max_trials || !ops->state_size ||
+      !ops->save_state || !ops->load_state || !ops->errmsg ||
+      (ops->version >= 2 && !ops->keep_state != !ops->save_kept_state))
     return hyd_set_error(s->errmsg, HYD_EINVAL,
                          "oracle table is incomplete or of another version");
   s->oracle = oracle;
@@ -250,11 +253,12 @@ int hyd_maid_setup(hyd_maid *s)
   s->trial_thetas = hyd_alloc_array(a, k * p, sizeof(double));
   s->trial_ptrs = hyd_alloc_array(a, k, sizeof(double *));
   s->trial_results = hyd_alloc_array(a, k, sizeof(hyd_trial));
+  s->kept_theta = hyd_alloc_array(a, p, sizeof(double));
   if (s->opt.method == HYD_METHOD_REFERENCE)
     s->warm_snapshot = hyd_alloc_array(a, ops->state_size(s->oracle.self),
                                        sizeof(double));
   if (!s->theta || !s->z || !s->theta_prev || !s->trial_thetas ||
-      !s->trial_ptrs || !s->trial_results ||
+      !s->trial_ptrs || !s->trial_results || !s->kept_theta ||
       (s->opt.method == HYD_METHOD_REFERENCE && !s->warm_snapshot))
     return hyd_set_error(s->errmsg, HYD_ENOMEM, "out of memory in setup");
   for (size_t j = 0; j < k; j++)
@@ -768,13 +772,9 @@ size_t hyd_maid_warm_size(const hyd_maid *s)
   return s->oracle.ops->state_size(s->oracle.self);
 }
 
-int hyd_maid_save(const hyd_maid *s, hyd_maid_checkpoint *cp, double *theta,
-                  double *warm)
+static void fill_checkpoint(const hyd_maid *s, hyd_maid_checkpoint *cp,
+                            double *theta)
 {
-  if (!s || !cp || !theta)
-    return HYD_EINVAL;
-  if (s->phase == PHASE_CONFIG)
-    return HYD_ESTATE;
   memset(cp, 0, sizeof *cp);
   cp->iter = s->iter;
   cp->accepted = s->accepted;
@@ -795,8 +795,71 @@ int hyd_maid_save(const hyd_maid *s, hyd_maid_checkpoint *cp, double *theta,
   cp->cost = s->cost;
   cp->wall_seconds = s->wall;
   hyd_copy(s->p, s->theta, theta);
+}
+
+int hyd_maid_save(const hyd_maid *s, hyd_maid_checkpoint *cp, double *theta,
+                  double *warm)
+{
+  if (!s || !cp || !theta)
+    return HYD_EINVAL;
+  if (s->phase == PHASE_CONFIG)
+    return HYD_ESTATE;
+  fill_checkpoint(s, cp, theta);
   if (warm)
     return s->oracle.ops->save_state(s->oracle.self, warm);
+  return HYD_OK;
+}
+
+static int oracle_keeps(const hyd_oracle_ops *ops)
+{
+  return ops->version >= 2 && ops->keep_state;
+}
+
+int hyd_maid_keep(hyd_maid *s)
+{
+  if (!s)
+    return HYD_EINVAL;
+  if (s->phase == PHASE_CONFIG)
+    return HYD_ESTATE;
+  const hyd_oracle_ops *ops = s->oracle.ops;
+  void *self = s->oracle.self;
+  s->have_kept = 0;
+  int rc;
+  if (oracle_keeps(ops)) {
+    rc = ops->keep_state(self);
+  } else {
+    if (!s->kept_warm)
+      s->kept_warm = hyd_alloc_array(&s->alloc, ops->state_size(self),
+                                     sizeof(double));
+    rc = s->kept_warm ? ops->save_state(self, s->kept_warm) : HYD_ENOMEM;
+  }
+  if (rc != HYD_OK)
+    return hyd_set_error(s->errmsg, rc, "keeping the warm starts: %s",
+                         rc == HYD_ENOMEM ? "out of memory" : ops->errmsg(self));
+  fill_checkpoint(s, &s->kept_cp, s->kept_theta);
+  s->have_kept = 1;
+  return HYD_OK;
+}
+
+int hyd_maid_save_kept(const hyd_maid *s, hyd_maid_checkpoint *cp,
+                       double *theta, double *warm)
+{
+  if (!s || !cp || !theta)
+    return HYD_EINVAL;
+  if (!s->have_kept)
+    return HYD_ESTATE;
+  const hyd_oracle_ops *ops = s->oracle.ops;
+  if (warm) {
+    int rc = HYD_OK;
+    if (oracle_keeps(ops))
+      rc = ops->save_kept_state(s->oracle.self, warm);
+    else
+      hyd_copy(ops->state_size(s->oracle.self), s->kept_warm, warm);
+    if (rc != HYD_OK)
+      return rc;
+  }
+  *cp = s->kept_cp;
+  hyd_copy(s->p, s->kept_theta, theta);
   return HYD_OK;
 }
 
@@ -837,5 +900,6 @@ int hyd_maid_restore(hyd_maid *s, const hyd_maid_checkpoint *cp,
   s->cost = cp->cost;
   s->wall = cp->wall_seconds;
   s->stop = HYD_STOP_NONE;
+  s->have_kept = 0; /* set aside before the restore: not this run's state */
   return HYD_OK;
 }

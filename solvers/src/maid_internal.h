@@ -64,6 +64,13 @@ struct hyd_maid {
   double *z;          /* p: last hypergradient estimate */
   double *theta_prev; /* p: HOAG's revert point */
 
+  /* hyd_maid_keep: the method's state, theta, and the warm starts where
+   * the oracle cannot keep them itself (its save_state output). */
+  hyd_maid_checkpoint kept_cp;
+  double *kept_theta; /* p */
+  double *kept_warm;  /* state_size, allocated at the first keep */
+  int have_kept;
+
   /* Method state (all of it goes into a checkpoint). */
   long iter, accepted, bt_max, failed_rounds;
   double eps, delta, alpha, step, g_old, hoag_L, hoag_g_prev, hoag_step_norm;

@@ -209,9 +209,11 @@ static const char *errmsg(void *self)
   return o->errmsg;
 }
 
+/* No keep operations: the states are here already, and hyd_maid_keep's
+ * copy of save_state's output is as cheap as any. */
 static const hyd_oracle_ops serial_ops = {
     HYD_ORACLE_VERSION, configure, evaluate, trials, accept, upper_now,
-    max_trials, state_size, save_state, load_state, errmsg};
+    max_trials, state_size, save_state, load_state, errmsg, NULL, NULL};
 
 hyd_oracle hyd_serial_oracle_as_oracle(hyd_serial_oracle *o)
 {

@@ -68,6 +68,9 @@ ms=$(( $(date +%s%N) / 1000000 - t0 ))
 [ "$ms" -le 5000 ] || fail "SIGTERM to rank 0: $ms ms"
 [ "$(status_of term.db quad)" = INTERRUPTED ] || fail "SIGTERM to rank 0: status $(status_of term.db quad)"
 n=$(last_iteration term.db quad)
+# each rank kept its warm starts after iteration n: the checkpoint is n's
+[ "$(sql term.db "SELECT c.iteration FROM checkpoints c JOIN studies s ON s.id = c.study_id WHERE s.name = 'quad'")" = "$n" ] ||
+  fail "SIGTERM to rank 0: the checkpoint is not at the last recorded iteration $n"
 expect_rc 0 "${MPIRUN[@]}" "$HYPERD" resume quad -q --db term.db
 trajectory term.db quad | cmp -s - reference.txt || fail "after SIGTERM: the resumed trajectory differs"
 note "SIGTERM to rank 0 after iteration $K: INTERRUPTED at $n in $ms ms, exit 0, resumed to the same end"

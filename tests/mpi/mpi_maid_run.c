@@ -15,6 +15,12 @@
  *                [--fail-sample I --fail-call C --fail-kind callback|nan
  *                 --fail-rank R]
  *
+ * Half-way the run sets its state aside (hyd_maid_keep, as the daemon does
+ * after every iteration) and at the end checks that hyd_maid_save_kept
+ * gives what hyd_maid_save gave then: "kept same" on stdout, "kept lost"
+ * when samples moved between ranks since (the copies follow the old
+ * owners), and exit 1 if the bytes differ.
+ *
  * With --fail-sample the lower-level gradient of sample I fails (or returns
  * NaN) on its C-th call in each process that holds it (only on rank R with
  * --fail-rank: a replica of a trial group, say); the run must then end
@@ -212,6 +218,42 @@ static uint64_t fnv(const double *v, size_t n)
   return h;
 }
 
+/* hyd_maid_solve, with a keep after iteration `at` whose state is
+ * compared with hyd_maid_save_kept's at the end (stdout). */
+static int solve_keeping(hyd_maid *s, long at)
+{
+  size_t n = hyd_maid_warm_size(s);
+  double *warm = malloc((n + 1) * sizeof *warm);
+  double *kept = malloc((n + 1) * sizeof *kept);
+  hyd_maid_checkpoint cp, kcp;
+  double th[2], kth[2];
+  int rc = warm && kept ? HYD_OK : HYD_ENOMEM, have = 0;
+  while (rc == HYD_OK && hyd_maid_stop_reason(s) == HYD_STOP_NONE) {
+    rc = hyd_maid_iterate(s);
+    hyd_maid_info in;
+    hyd_maid_get_info(s, &in);
+    if (rc == HYD_OK && in.iter == at && !have) {
+      if ((rc = hyd_maid_keep(s)) == HYD_OK &&
+          (rc = hyd_maid_save(s, &cp, th, warm)) == HYD_OK)
+        have = 1;
+    }
+  }
+  if (rc == HYD_OK && have) {
+    int k = hyd_maid_save_kept(s, &kcp, kth, kept);
+    if (k != HYD_OK)
+      printf("kept lost: %s\n", hyd_strerror(k));
+    else if (memcmp(&kcp, &cp, sizeof cp) || memcmp(kth, th, sizeof th) ||
+             memcmp(kept, warm, n * sizeof *warm)) {
+      printf("kept DIFFERS from the state at the keep\n");
+      rc = HYD_EINVAL;
+    } else
+      printf("kept same (iteration %ld)\n", kcp.iter);
+  }
+  free(warm);
+  free(kept);
+  return rc;
+}
+
 /* Rank 0: the whole MAID run. Returns the run's status. */
 static int run_maid(const args *a, const hyd_problem *prob, hyd_oracle *or,
                     FILE *out, char *msg, size_t msgsz)
@@ -230,7 +272,7 @@ static int run_maid(const args *a, const hyd_problem *prob, hyd_oracle *or,
       (rc = hyd_maid_set_monitor(s, monitor, out)) == HYD_OK &&
       (!or || (rc = hyd_maid_set_oracle(s, *or)) == HYD_OK) &&
       (rc = hyd_maid_setup(s)) == HYD_OK)
-    rc = hyd_maid_solve(s);
+    rc = solve_keeping(s, a->iters / 2);
   snprintf(msg, msgsz, "%s", hyd_maid_errmsg(s));
   if (rc == HYD_OK) {
     size_t n = hyd_maid_warm_size(s);

@@ -503,7 +503,39 @@ static const char *w_errmsg(void *w) { return INNER(w).ops->errmsg(INNER(w).self
 static const hyd_oracle_ops watched_ops = {
     HYD_ORACLE_VERSION, w_configure,  w_evaluate,   w_trials,
     w_accept,           w_upper_now,  w_max_trials, w_state_size,
-    w_save_state,       w_load_state, w_errmsg};
+    w_save_state,       w_load_state, w_errmsg,     NULL,
+    NULL};
+
+/* A scalar-L2 problem on seeded data, its serial oracle and the watch on
+ * it, and a solver not yet given the oracle. */
+typedef struct watched_run {
+  lr_fixture fx;
+  hyd_logistic *lr;
+  hyd_serial_oracle *so;
+  watched_oracle *w;
+  hyd_maid *s;
+} watched_run;
+
+static void watched_run_start(watched_run *r, unsigned long long seed)
+{
+  make_data(&r->fx, seed);
+  r->lr = make_lr(&r->fx, HYD_LOGISTIC_SCALAR);
+  const hyd_problem *p = hyd_logistic_problem(r->lr);
+  double theta0[1] = {0.0};
+  cr_assert_eq(hyd_serial_oracle_create(&r->so, p, theta0, NULL), HYD_OK);
+  r->w = calloc(1, sizeof *r->w);
+  cr_assert_not_null(r->w);
+  r->w->inner = hyd_serial_oracle_as_oracle(r->so);
+  cr_assert_eq(hyd_maid_create(&r->s, p, NULL), HYD_OK);
+}
+
+static void watched_run_end(watched_run *r)
+{
+  hyd_maid_destroy(r->s);
+  hyd_serial_oracle_destroy(r->so);
+  free(r->w);
+  hyd_logistic_destroy(r->lr);
+}
 
 /* After a failed descent test MAID tightens eps and delta; a round whose
  * accuracies the last evaluation already met would repeat it, and is
@@ -512,17 +544,10 @@ static const hyd_oracle_ops watched_ops = {
  * stops at the first that does. */
 Test(logistic, maid_passes_over_repeated_rounds)
 {
-  lr_fixture fx;
-  make_data(&fx, 11);
-  hyd_logistic *lr = make_lr(&fx, HYD_LOGISTIC_SCALAR);
-  const hyd_problem *p = hyd_logistic_problem(lr);
-  double theta0[1] = {0.0};
-  hyd_serial_oracle *so;
-  cr_assert_eq(hyd_serial_oracle_create(&so, p, theta0, NULL), HYD_OK);
-  watched_oracle *w = calloc(1, sizeof *w);
-  w->inner = hyd_serial_oracle_as_oracle(so);
-  hyd_maid *s;
-  cr_assert_eq(hyd_maid_create(&s, p, NULL), HYD_OK);
+  watched_run r;
+  watched_run_start(&r, 11);
+  hyd_maid *s = r.s;
+  watched_oracle *w = r.w;
   cr_assert_eq(hyd_maid_set_oracle(s, (hyd_oracle){&watched_ops, w}), HYD_OK);
   const char *opts[] = {"lower.method", "newton_cg", "alpha0", "10",
                         "rho_up", "2", "max_iter", "12", NULL};
@@ -551,10 +576,43 @@ Test(logistic, maid_passes_over_repeated_rounds)
   cr_log_info("%zu evaluations, %d after a failed descent test, %d jumps",
               w->n, failed, jumps);
   cr_expect_gt(jumps, 0, "no round was passed over");
-  hyd_maid_destroy(s);
-  hyd_serial_oracle_destroy(so);
-  free(w);
-  hyd_logistic_destroy(lr);
+  watched_run_end(&r);
+}
+
+static int w_keep(void *w) { (void)w; return HYD_OK; }
+
+/* Oracle tables of version 1 (no keep operations) are still taken; keep
+ * operations come in pairs; a later version is refused. */
+Test(logistic, maid_takes_oracle_tables_by_version)
+{
+  watched_run r;
+  watched_run_start(&r, 12);
+  hyd_maid *s = r.s;
+  watched_oracle *w = r.w;
+  hyd_oracle_ops v1 = watched_ops, half = watched_ops, later = watched_ops;
+  v1.version = 1;
+  half.keep_state = w_keep; /* without save_kept_state */
+  later.version = HYD_ORACLE_VERSION + 1;
+  cr_expect_eq(hyd_maid_set_oracle(s, (hyd_oracle){&half, w}), HYD_EINVAL);
+  cr_expect_eq(hyd_maid_set_oracle(s, (hyd_oracle){&later, w}), HYD_EINVAL);
+  cr_assert_eq(hyd_maid_set_oracle(s, (hyd_oracle){&v1, w}), HYD_OK);
+  cr_assert_eq(hyd_maid_set_option(s, "lower.method", "newton_cg"), HYD_OK);
+  cr_assert_eq(hyd_maid_setup(s), HYD_OK);
+  cr_assert_eq(hyd_maid_iterate(s), HYD_OK);
+  /* keep without the oracle's help: hyd_maid copies save_state's output */
+  cr_assert_eq(hyd_maid_keep(s), HYD_OK);
+  hyd_maid_checkpoint cp, kept;
+  double th[1], kth[1];
+  size_t nw = hyd_maid_warm_size(s);
+  double *warm = malloc(nw * sizeof *warm), *kwarm = malloc(nw * sizeof *warm);
+  cr_assert_eq(hyd_maid_save(s, &cp, th, warm), HYD_OK);
+  cr_assert_eq(hyd_maid_iterate(s), HYD_OK);
+  cr_assert_eq(hyd_maid_save_kept(s, &kept, kth, kwarm), HYD_OK);
+  cr_expect_eq(memcmp(warm, kwarm, nw * sizeof *warm), 0);
+  cr_expect_eq(kept.iter, 1);
+  free(warm);
+  free(kwarm);
+  watched_run_end(&r);
 }
 
 Test(logistic, create_rejects_bad_arguments)

@@ -77,6 +77,8 @@ Test(errors, setters_after_setup_and_iterate_before_setup)
   hyd_maid_checkpoint cp;
   double theta[3];
   cr_expect_eq(hyd_maid_save(s, &cp, theta, NULL), HYD_ESTATE);
+  cr_expect_eq(hyd_maid_keep(s), HYD_ESTATE);
+  cr_expect_eq(hyd_maid_save_kept(s, &cp, theta, NULL), HYD_ESTATE);
   cr_assert_eq(hyd_maid_setup(s), HYD_OK);
   cr_expect_eq(hyd_maid_setup(s), HYD_ESTATE);
   cr_expect_eq(hyd_maid_set_option(s, "eps0", "1e-2"), HYD_ESTATE);
@@ -102,6 +104,8 @@ Test(errors, null_handles)
   cr_expect_eq(hyd_maid_setup(NULL), HYD_EINVAL);
   cr_expect_eq(hyd_maid_iterate(NULL), HYD_EINVAL);
   cr_expect_eq(hyd_maid_solve(NULL), HYD_EINVAL);
+  cr_expect_eq(hyd_maid_keep(NULL), HYD_EINVAL);
+  cr_expect_eq(hyd_maid_save_kept(NULL, NULL, NULL, NULL), HYD_EINVAL);
   cr_expect_eq(hyd_maid_set_option(NULL, "eps0", "1"), HYD_EINVAL);
   cr_expect_null(hyd_maid_theta(NULL));
   cr_expect_eq(hyd_maid_stop_reason(NULL), HYD_STOP_NONE);
@@ -262,8 +266,10 @@ Test(errors, allocation_failure_at_every_point_ends_cleanly)
         hyd_maid_set_option(s, "method", methods[m]);
         hyd_maid_set_max_iter(s, 3);
         rc = hyd_maid_setup(s);
-        if (rc == HYD_OK)
-          rc = hyd_maid_solve(s);
+        /* as the daemon runs it: a keep after every iteration */
+        while (rc == HYD_OK && hyd_maid_stop_reason(s) == HYD_STOP_NONE &&
+               (rc = hyd_maid_iterate(s)) == HYD_OK)
+          rc = hyd_maid_keep(s);
       }
       cr_expect(rc == HYD_OK || rc == HYD_ENOMEM, "k=%ld: status %d", k, rc);
       if (rc == HYD_OK) {

@@ -187,6 +187,60 @@ Test(maid, checkpoint_resumes_bit_for_bit_rigorous) { check_resume("rigorous", "
 Test(maid, checkpoint_resumes_bit_for_bit_hoag) { check_resume("hoag", "0.1"); }
 Test(maid, checkpoint_resumes_bit_for_bit_fixed) { check_resume("fixed", "1e-5"); }
 
+/* hyd_maid_keep sets a whole iteration's state aside; iterations later,
+ * hyd_maid_save_kept gives what hyd_maid_save gave at the keep, and a run
+ * restored from it ends exactly where the uninterrupted run ends (what a
+ * signal that cuts an iteration short relies on). */
+Test(maid, kept_state_is_the_state_at_the_keep)
+{
+  hyd_quadratic *q = test_reference_quadratic();
+  cr_assert_not_null(q);
+  const hyd_problem *prob = hyd_quadratic_problem(q);
+  const char *opts[] = {"max_iter", "60", NULL};
+  hyd_maid *whole = make_solver(prob, opts);
+  hyd_maid_setup(whole);
+  hyd_maid_solve(whole);
+
+  hyd_maid *s = make_solver(prob, opts);
+  hyd_maid_checkpoint cp, kept;
+  double theta[10], kept_theta[10];
+  cr_expect_eq(hyd_maid_keep(s), HYD_ESTATE, "keep before setup");
+  hyd_maid_setup(s);
+  size_t nw = hyd_maid_warm_size(s);
+  double *warm = malloc(nw * sizeof *warm), *kept_warm = malloc(nw * sizeof *warm);
+  cr_expect_eq(hyd_maid_save_kept(s, &kept, kept_theta, kept_warm), HYD_ESTATE,
+               "nothing kept yet");
+  for (int k = 0; k < 25; k++)
+    hyd_maid_iterate(s);
+  cr_assert_eq(hyd_maid_keep(s), HYD_OK);
+  cr_assert_eq(hyd_maid_save(s, &cp, theta, warm), HYD_OK);
+  for (int k = 0; k < 5; k++)
+    hyd_maid_iterate(s);
+  cr_assert_eq(hyd_maid_save_kept(s, &kept, kept_theta, kept_warm), HYD_OK);
+  cr_expect_eq(kept.iter, 25);
+  cr_expect_eq(memcmp(&kept, &cp, sizeof cp), 0, "method state differs");
+  cr_expect_eq(memcmp(kept_theta, theta, sizeof theta), 0, "theta differs");
+  cr_expect_eq(memcmp(kept_warm, warm, nw * sizeof *warm), 0,
+               "warm starts differ");
+  hyd_maid_destroy(s);
+
+  hyd_maid *second = make_solver(prob, opts);
+  hyd_maid_setup(second);
+  cr_assert_eq(hyd_maid_keep(second), HYD_OK);
+  cr_assert_eq(hyd_maid_restore(second, &kept, kept_theta, kept_warm), HYD_OK);
+  cr_expect_eq(hyd_maid_save_kept(second, &cp, theta, warm), HYD_ESTATE,
+               "a restore forgets what was kept before it");
+  hyd_maid_solve(second);
+  cr_expect_eq(memcmp(hyd_maid_theta(second), hyd_maid_theta(whole),
+                      10 * sizeof(double)), 0,
+               "resumed from the kept state, theta differs");
+  free(warm);
+  free(kept_warm);
+  hyd_maid_destroy(second);
+  hyd_maid_destroy(whole);
+  hyd_quadratic_destroy(q);
+}
+
 typedef struct counts {
   int evaluations, trials, accepted;
 } counts;

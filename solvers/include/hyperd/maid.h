@@ -160,6 +160,17 @@ int hyd_maid_restore(hyd_maid *s, const hyd_maid_checkpoint *cp,
                      const double *theta, const double *warm);
 size_t hyd_maid_warm_size(const hyd_maid *s);
 
+/* The state of the last whole iteration, for an interruption that cuts
+ * the next one short (a signal): hyd_maid_keep after each iteration sets
+ * the state aside (as cheaply as the oracle can: under MPI each rank keeps
+ * its own warm starts, nothing is gathered); hyd_maid_save_kept writes out
+ * what hyd_maid_save would have written at that keep. HYD_ESTATE before
+ * the first keep, or when the oracle lost its copy (samples moved between
+ * ranks since): the caller then falls back to an older checkpoint. */
+int hyd_maid_keep(hyd_maid *s);
+int hyd_maid_save_kept(const hyd_maid *s, hyd_maid_checkpoint *cp,
+                       double *theta, double *warm);
+
 #ifdef __cplusplus
 }
 #endif

@@ -202,7 +202,9 @@ int hyd_solve_lower_with(const hyd_problem *problem, size_t sample,
                          double *x, long *iters, const hyd_allocator *alloc);
 
 /* ---- the oracle interface MAID drives ---- */
-#define HYD_ORACLE_VERSION 1
+/* 2 added keep_state and save_kept_state; tables of version 1 (without
+ * them) are still accepted. */
+#define HYD_ORACLE_VERSION 2
 
 typedef struct hyd_oracle_ops {
   int version; /* HYD_ORACLE_VERSION */
@@ -224,6 +226,14 @@ typedef struct hyd_oracle_ops {
   int (*load_state)(void *self, const double *buf);
   /* Text of the last failure, "" if none. */
   const char *(*errmsg)(void *self);
+  /* Optional (both or neither; version 2). keep_state sets the current
+   * warm starts aside where they are, cheaply (under MPI each rank copies
+   * its own: nothing travels); save_kept_state later writes that copy out
+   * as save_state would have written it then, HYD_ESTATE when there is
+   * none any more (samples moved between ranks since, say). Without them
+   * hyd_maid_keep copies save_state's output itself. */
+  int (*keep_state)(void *self);
+  int (*save_kept_state)(void *self, double *buf);
 } hyd_oracle_ops;
 
 typedef struct hyd_oracle {
