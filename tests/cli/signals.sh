@@ -40,8 +40,14 @@ interrupt() {
 }
 
 K1=$(( 10 + RANDOM % 150 ))
-K2=$(( K1 + 20 + RANDOM % 150 ))
 interrupt TERM "$K1" quad run.db "$HYPERD" run study.json -q --db run.db
+# K2 past where the TERM stopped the run (a fast machine runs tens of
+# iterations before the signal lands): a K2 already reached would send INT
+# while the resumed process starts, before it handles signals (a background
+# job of a script starts with SIGINT ignored).
+n=$(last_iteration run.db quad)
+K2=$(( n + 10 + RANDOM % 100 ))
+[ "$K2" -le $(( MAX_ITER - 100 )) ] || K2=$(( n + 10 ))
 interrupt INT "$K2" quad run.db "$HYPERD" resume quad -q --db run.db
 expect_rc 0 "$HYPERD" resume quad -q --db run.db
 [ "$(status_of run.db quad)" = COMPLETE ] || fail "not COMPLETE after resume"
