@@ -407,9 +407,10 @@ def svg_plot(name, title, xlabel, ylabel, series, logy=False, hline=None):
     y0 -= (y1 - y0) * 0.05
     X = lambda x: L + (tx(x) - x0) / (x1 - x0) * (W - L - R)
     Y = lambda y: H - B - (ty(y) - y0) / (y1 - y0) * (H - T - B)
-    el = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{W}" height="{H}" '
+    Htot = H + 16 * len(series) + 8  # the legend's rows below
+    el = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{W}" height="{Htot}" '
           f'font-family="sans-serif" font-size="12">',
-          f'<rect width="{W}" height="{H}" fill="white"/>',
+          f'<rect width="{W}" height="{Htot}" fill="white"/>',
           f'<text x="{W / 2}" y="18" text-anchor="middle" font-size="14">{title}</text>',
           f'<rect x="{L}" y="{T}" width="{W - L - R}" height="{H - T - B}" '
           'fill="none" stroke="black"/>',
@@ -452,10 +453,13 @@ def svg_plot(name, title, xlabel, ylabel, series, logy=False, hline=None):
             prev = y
         el.append(f'<polyline points="{" ".join(d)}" fill="none" '
                   f'stroke="{colour}" stroke-width="2"/>')
-        el.append(f'<line x1="{W - R - 200}" y1="{T + 15 + 16 * i}" '
-                  f'x2="{W - R - 180}" y2="{T + 15 + 16 * i}" stroke="{colour}" '
-                  f'stroke-width="2"/><text x="{W - R - 175}" '
-                  f'y="{T + 19 + 16 * i}">{label}</text>')
+    # The legend under the plot, where it cannot hide a curve.
+    shown = [(label, colour) for label, xy, colour in series if xy]
+    for i, (label, colour) in enumerate(shown):
+        yy = H + 6 + 16 * i
+        el.append(f'<line x1="{L}" y1="{yy}" x2="{L + 20}" y2="{yy}" '
+                  f'stroke="{colour}" stroke-width="2"/><text x="{L + 25}" '
+                  f'y="{yy + 4}">{label}</text>')
     el.append("</svg>")
     os.makedirs(folder, exist_ok=True)
     with open(os.path.join(folder, name + ".svg"), "w") as fh:
