@@ -119,6 +119,11 @@ typedef struct move_plan {
   size_t n_req;
   unsigned char *sendbuf; /* a larger send buffer, if the new share needs it */
   size_t send_cap;
+  /* The kept copies (hyd_maid_keep) follow their samples: those of the
+   * samples that leave or arrive, and this rank's in the new table's
+   * order. NULL when this rank has none to move. */
+  double *kbuf, *kept;
+  size_t kept_len;
 } move_plan;
 
 static void plan_free(hyd_mpi_oracle *o, move_plan *mp, int drop_new)
@@ -132,6 +137,8 @@ static void plan_free(hyd_mpi_oracle *o, move_plan *mp, int drop_new)
   hydw_xfree(a, mp->buf);
   hydw_xfree(a, mp->req);
   hydw_xfree(a, mp->sendbuf);
+  hydw_xfree(a, mp->kbuf);
+  hydw_xfree(a, mp->kept);
   memset(mp, 0, sizeof *mp);
 }
 
@@ -157,7 +164,17 @@ static int plan_moves(hyd_mpi_oracle *o, move_plan *mp)
                                      n_new * TRIAL_DOUBLES, share_state);
   mp->ents = hydw_xalloc(a, n_new, sizeof *mp->ents);
   mp->buf = hydw_xalloc(a, len, sizeof(double));
-  mp->req = hydw_xalloc(a, n_req, sizeof *mp->req);
+  mp->req = hydw_xalloc(a, 2 * n_req, sizeof *mp->req);
+  if (o->kept_ok) { /* without room the copies are dropped, not the move */
+    mp->kbuf = hydw_xalloc(a, len, sizeof(double));
+    mp->kept = hydw_xalloc(a, share_state, sizeof(double));
+    mp->kept_len = share_state;
+    if (!mp->kbuf || !mp->kept) {
+      hydw_xfree(a, mp->kbuf);
+      hydw_xfree(a, mp->kept);
+      mp->kbuf = mp->kept = NULL;
+    }
+  }
   if (need > o->send_cap) {
     mp->sendbuf = hydw_xalloc(a, need, 1);
     mp->send_cap = need;
@@ -184,31 +201,65 @@ static int plan_moves(hyd_mpi_oracle *o, move_plan *mp)
   return HYD_OK;
 }
 
-/* Old owners send each moving sample's warm state, new owners receive it;
- * both walk the samples in index order, so the messages between two ranks
- * match in order. */
-static int transfer(hyd_mpi_oracle *o, move_plan *mp)
+/* Old owners send each moving sample's warm state (and, with `kept`, its
+ * kept copy, tag 1), new owners receive them; both walk the samples in
+ * index order, so the messages between two ranks match in order. */
+static int transfer(hyd_mpi_oracle *o, move_plan *mp, int kept)
 {
   int me = o->rank;
-  size_t off = 0;
+  size_t off = 0, kept_off = 0; /* kept_off: in this rank's old kept copy */
   for (size_t i = 0; i < o->m; i++) {
     int from = o->owner[i], to = o->new_owner[i];
-    if (from == to || (from != me && to != me))
+    size_t n = 2 * o->dim[i] + 1;
+    if (from == to || (from != me && to != me)) {
+      kept_off += from == me ? n : 0;
       continue;
-    int len = (int)(2 * o->dim[i] + 1);
+    }
+    int len = (int)n;
     if (from == me) {
       hyd_sample_save_state(find_sample(o, i), mp->buf + off);
       MPI_TRY(o, MPI_Isend(mp->buf + off, len, MPI_DOUBLE, to, 0, o->comm,
                            &mp->req[mp->n_req++]));
-      hydw_count_bytes(o, HYD_MPI_CMD_REBALANCE, (size_t)len * sizeof(double));
+      hydw_count_bytes(o, HYD_MPI_CMD_REBALANCE, n * sizeof(double));
+      if (kept) {
+        MPI_TRY(o, MPI_Isend(o->kept + kept_off, len, MPI_DOUBLE, to, 1,
+                             o->comm, &mp->req[mp->n_req++]));
+        hydw_count_bytes(o, HYD_MPI_CMD_REBALANCE, n * sizeof(double));
+      }
+      kept_off += n;
     } else {
       MPI_TRY(o, MPI_Irecv(mp->buf + off, len, MPI_DOUBLE, from, 0, o->comm,
                            &mp->req[mp->n_req++]));
+      if (kept)
+        MPI_TRY(o, MPI_Irecv(mp->kbuf + off, len, MPI_DOUBLE, from, 1,
+                             o->comm, &mp->req[mp->n_req++]));
     }
-    off += (size_t)len;
+    off += n;
   }
   MPI_TRY(o, MPI_Waitall((int)mp->n_req, mp->req, MPI_STATUSES_IGNORE));
   return HYD_OK;
+}
+
+/* This rank's kept copies in the new table's order: its own samples that
+ * stay from its old copy, the arrived ones from what came with them. */
+static void rebuild_kept(hyd_mpi_oracle *o, move_plan *mp)
+{
+  int me = o->rank;
+  size_t old_off = 0, moved_off = 0, dst = 0;
+  for (size_t i = 0; i < o->m; i++) {
+    int from = o->owner[i], to = o->new_owner[i];
+    size_t n = 2 * o->dim[i] + 1;
+    if (to == me)
+      memcpy(mp->kept + dst, from == me ? o->kept + old_off : mp->kbuf + moved_off,
+             n * sizeof(double));
+    dst += to == me ? n : 0;
+    old_off += from == me ? n : 0;
+    moved_off += from != to && (from == me || to == me) ? n : 0;
+  }
+  hydw_xfree(&o->alloc, o->kept);
+  o->kept = mp->kept;
+  o->kept_cap = mp->kept_len;
+  mp->kept = NULL;
 }
 
 /* Installs the new table: arrived states loaded, departed samples freed. */
@@ -252,21 +303,27 @@ int hydw_step_rebalance(hyd_mpi_oracle *o)
     return rc;
   o->evals_since = 0;
   move_plan mp;
-  int local = plan_moves(o, &mp), worst = HYD_OK;
-  MPI_TRY(o, MPI_Allreduce(&local, &worst, 1, MPI_INT, MPI_MAX, o->comm));
-  if (worst != HYD_OK) { /* balancing is an optimisation: stay put */
+  /* [0]: the worst plan status; [1]: 1 if some rank cannot move its kept
+   * copies along (none kept, or no room), and then every rank drops them */
+  int local[2] = {plan_moves(o, &mp), 0}, worst[2] = {HYD_OK, 0};
+  local[1] = !mp.kept;
+  MPI_TRY(o, MPI_Allreduce(local, worst, 2, MPI_INT, MPI_MAX, o->comm));
+  if (worst[0] != HYD_OK) { /* balancing is an optimisation: stay put */
     plan_free(o, &mp, 1);
     return HYD_OK;
   }
-  rc = transfer(o, &mp);
+  int kept = !worst[1];
+  rc = transfer(o, &mp, kept);
   if (rc != HYD_OK) {
     plan_free(o, &mp, 1);
     return rc;
   }
+  if (kept)
+    rebuild_kept(o, &mp); /* before commit_moves replaces the old table */
+  o->kept_ok = kept;
   status_rec st;
   hydw_rec_ok(o, &st);
   rc = commit_moves(o, &mp);
-  o->kept_ok = 0; /* kept copies follow the old owner table */
   if (rc != HYD_OK) {
     st.status = rc;
     snprintf(st.msg, sizeof st.msg, "rank %d: a moved warm state is not "

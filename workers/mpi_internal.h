@@ -87,8 +87,9 @@ struct hyd_mpi_oracle {
   double *kept;             /* this rank's warm states at the last keep, in
                              * the gather's order (nstate[rank] doubles) */
   size_t kept_cap;
-  int kept_ok;              /* kept matches the owner table (every rank
-                             * knows: a rebalance clears it everywhere) */
+  int kept_ok;              /* kept matches the owner table (a rebalance
+                             * carries the copies along, or clears this on
+                             * every rank when one cannot) */
   hyd_mpi_stats stats;
   char errmsg[ERRMSG_SIZE];
 };

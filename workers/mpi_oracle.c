@@ -568,11 +568,12 @@ static int op_save_kept_state(void *self, double *buf)
   hyd_mpi_oracle *o = self;
   if (!buf)
     return hydw_set_error(o->errmsg, HYD_EINVAL, "save_kept_state: no buffer");
-  /* kept_ok is cleared on every rank alike by a rebalance; rank 0's own
-   * copy failing is its own affair: either way nothing to ask for. */
+  /* A rebalance that cannot carry the copies clears kept_ok on every rank
+   * alike; rank 0's own copy failing is its own affair: either way nothing
+   * to ask for (another rank's failure comes back in its status). */
   if (!o->kept_ok)
     return hydw_set_error(o->errmsg, HYD_ESTATE, "no kept warm starts (none "
-                          "kept, or samples moved between ranks since)");
+                          "kept, or no memory to keep them)");
   int rc = send_header(o, HYD_MPI_CMD_SAVE_KEPT, 0, 0.0, 0.0);
   if (rc != HYD_OK)
     return rc;

@@ -191,10 +191,9 @@ static void progress(const hyd_session *s, const hyd_maid_info *in)
  * write's cost of checkpoint, never of the record: the resume restarts
  * from the older checkpoint and redoes those iterations bit for bit
  * (begin_iteration replaces their rows with identical ones). Under MPI the
- * one case without the last whole iteration is a signal after samples
- * moved between ranks (dynamic balancing) within the iteration it cut
- * short: the kept copies follow the old owners, and the last written
- * checkpoint stands. */
+ * kept copies travel with samples that dynamic balancing moves; only a
+ * keep that failed (no memory on some rank) leaves a signal the last
+ * written checkpoint. */
 enum { CHECKPOINT_COST_SHARE = 200 }; /* a write per 200 times its cost */
 
 static double monotonic_seconds(void)

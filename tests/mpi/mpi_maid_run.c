@@ -15,11 +15,13 @@
  *                [--fail-sample I --fail-call C --fail-kind callback|nan
  *                 --fail-rank R]
  *
- * Half-way the run sets its state aside (hyd_maid_keep, as the daemon does
+ * Half-way (or after iteration --keep-at K, 0: before the first) the run
+ * sets its state aside (hyd_maid_keep, as the daemon does
  * after every iteration) and at the end checks that hyd_maid_save_kept
- * gives what hyd_maid_save gave then: "kept same" on stdout, "kept lost"
- * when samples moved between ranks since (the copies follow the old
- * owners), and exit 1 if the bytes differ.
+ * gives what hyd_maid_save gave then: "kept same" on stdout (also after
+ * samples moved between ranks: the copies travel with them), "kept lost"
+ * when the oracle had no room to keep them, and exit 1 if the bytes
+ * differ.
  *
  * With --fail-sample the lower-level gradient of sample I fails (or returns
  * NaN) on its C-th call in each process that holds it (only on rank R with
@@ -43,7 +45,7 @@ typedef struct args {
   const char *oracle, *method, *out, *fail_kind, *alpha0, *balance;
   size_t images, size;
   int mixed, create_test;
-  long iters, fail_call;
+  long iters, fail_call, keep_at;
   long fail_sample;
   int fail_rank;
 } args;
@@ -168,6 +170,7 @@ static int parse(int argc, char **argv, args *a)
   a->iters = 10;
   a->fail_sample = -1;
   a->fail_rank = -1;
+  a->keep_at = -1; /* half-way */
   a->alpha0 = "1e-2";
   a->balance = "measured";
   for (int i = 1; i + 1 < argc; i += 2) {
@@ -186,6 +189,7 @@ static int parse(int argc, char **argv, args *a)
     else if (!strcmp(k, "--fail-call")) a->fail_call = atol(v);
     else if (!strcmp(k, "--fail-kind")) a->fail_kind = v;
     else if (!strcmp(k, "--fail-rank")) a->fail_rank = atoi(v);
+    else if (!strcmp(k, "--keep-at")) a->keep_at = atol(v);
     else return -1;
   }
   if (argc % 2 == 0 || a->images == 0 || a->size < 2 || a->iters <= 0)
@@ -228,8 +232,10 @@ static int solve_keeping(hyd_maid *s, long at)
   hyd_maid_checkpoint cp, kcp;
   double th[2], kth[2];
   int rc = warm && kept ? HYD_OK : HYD_ENOMEM, have = 0;
-  while (rc == HYD_OK && hyd_maid_stop_reason(s) == HYD_STOP_NONE) {
-    rc = hyd_maid_iterate(s);
+  for (int first = 1; rc == HYD_OK && hyd_maid_stop_reason(s) == HYD_STOP_NONE;
+       first = 0) {
+    if (!first) /* at 0: the cold starts, kept before any iteration */
+      rc = hyd_maid_iterate(s);
     hyd_maid_info in;
     hyd_maid_get_info(s, &in);
     if (rc == HYD_OK && in.iter == at && !have) {
@@ -272,7 +278,7 @@ static int run_maid(const args *a, const hyd_problem *prob, hyd_oracle *or,
       (rc = hyd_maid_set_monitor(s, monitor, out)) == HYD_OK &&
       (!or || (rc = hyd_maid_set_oracle(s, *or)) == HYD_OK) &&
       (rc = hyd_maid_setup(s)) == HYD_OK)
-    rc = solve_keeping(s, a->iters / 2);
+    rc = solve_keeping(s, a->keep_at >= 0 ? a->keep_at : a->iters / 2);
   snprintf(msg, msgsz, "%s", hyd_maid_errmsg(s));
   if (rc == HYD_OK) {
     size_t n = hyd_maid_warm_size(s);

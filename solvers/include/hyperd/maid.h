@@ -165,8 +165,8 @@ size_t hyd_maid_warm_size(const hyd_maid *s);
  * the state aside (as cheaply as the oracle can: under MPI each rank keeps
  * its own warm starts, nothing is gathered); hyd_maid_save_kept writes out
  * what hyd_maid_save would have written at that keep. HYD_ESTATE before
- * the first keep, or when the oracle lost its copy (samples moved between
- * ranks since): the caller then falls back to an older checkpoint. */
+ * the first keep, or when the oracle could not keep its copy (out of
+ * memory): the caller then falls back to an older checkpoint. */
 int hyd_maid_keep(hyd_maid *s);
 int hyd_maid_save_kept(const hyd_maid *s, hyd_maid_checkpoint *cp,
                        double *theta, double *warm);

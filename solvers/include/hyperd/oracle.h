@@ -230,7 +230,7 @@ typedef struct hyd_oracle_ops {
    * warm starts aside where they are, cheaply (under MPI each rank copies
    * its own: nothing travels); save_kept_state later writes that copy out
    * as save_state would have written it then, HYD_ESTATE when there is
-   * none any more (samples moved between ranks since, say). Without them
+   * none (none kept, or no memory to keep it). Without them
    * hyd_maid_keep copies save_state's output itself. */
   int (*keep_state)(void *self);
   int (*save_kept_state)(void *self, double *buf);
