@@ -46,6 +46,19 @@ typedef struct { double v[4]; } lanes;
   } while (0)
 #endif
 #define LANES_LOAD(v, p) memcpy(&(v), (p), sizeof(v))
+/* The register tile both data passes share: accumulators a0..a3 (times v0)
+ * and b0..b3 (times v1) over the four vectors y0..y3. */
+#define TILE_MADD_4X2()                                                        \
+  do {                                                                         \
+    LANES_MADD(a0, y0, v0);                                                    \
+    LANES_MADD(a1, y1, v0);                                                    \
+    LANES_MADD(a2, y2, v0);                                                    \
+    LANES_MADD(a3, y3, v0);                                                    \
+    LANES_MADD(b0, y0, v1);                                                    \
+    LANES_MADD(b1, y1, v1);                                                    \
+    LANES_MADD(b2, y2, v1);                                                    \
+    LANES_MADD(b3, y3, v1);                                                    \
+  } while (0)
 #define LANES_SUM(a) ((LANE(a, 0) + LANE(a, 1)) + (LANE(a, 2) + LANE(a, 3)))
 
 /* Every dot product here sums lane k over j = k mod 4, then
@@ -77,14 +90,7 @@ LR_TILE void logits_4rows(size_t d, size_t C, const double *const x[4],
     LANES_LOAD(y1, x1 + j);
     LANES_LOAD(y2, x2 + j);
     LANES_LOAD(y3, x3 + j);
-    LANES_MADD(a0, y0, v0);
-    LANES_MADD(a1, y1, v0);
-    LANES_MADD(a2, y2, v0);
-    LANES_MADD(a3, y3, v0);
-    LANES_MADD(b0, y0, v1);
-    LANES_MADD(b1, y1, v1);
-    LANES_MADD(b2, y2, v1);
-    LANES_MADD(b3, y3, v1);
+    TILE_MADD_4X2();
   }
   Z[c] = dot_finish(LANES_SUM(a0), d, d4, x0, w0);
   Z[C + c] = dot_finish(LANES_SUM(a1), d, d4, x1, w0);
@@ -148,14 +154,7 @@ LR_TILE void accumulate_2x16(size_t d, size_t C, const double *X,
     lanes v0, v1;
     LANES_BROADCAST(v0, U[r * C + c]);
     LANES_BROADCAST(v1, U[r * C + c + 1]);
-    LANES_MADD(a0, y0, v0);
-    LANES_MADD(a1, y1, v0);
-    LANES_MADD(a2, y2, v0);
-    LANES_MADD(a3, y3, v0);
-    LANES_MADD(b0, y0, v1);
-    LANES_MADD(b1, y1, v1);
-    LANES_MADD(b2, y2, v1);
-    LANES_MADD(b3, y3, v1);
+    TILE_MADD_4X2();
   }
   double *g = Gt + c * d + j, *h = g + d;
   for (int k = 0; k < 4; k++) {
